@@ -1,0 +1,50 @@
+# Two commands do all set-up on a fresh machine:
+#   make run    create .venv, install, ingest the sample knowledge base, serve on 127.0.0.1:8000
+#   make test   create .venv, install, run the whole test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Development-only keys for `make run`; set your own secrets in production.
+export FIRSTLAST_DATA_DIR ?= data
+export FIRSTLAST_ANSWER__VOICE_PROFILE ?= examples/voice.yaml
+export FIRSTLAST_API__WIDGET_KEYS ?= ["dev-widget-key"]
+export FIRSTLAST_API__AGENT_KEYS ?= ["dev-agent-key"]
+export FIRSTLAST_API__ADMIN_KEYS ?= ["dev-admin-key"]
+export HF_HUB_OFFLINE := 1
+export ANONYMIZED_TELEMETRY := False
+
+.PHONY: install run test lint eval clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/firstlast ingest examples/sample_kb --prune
+	$(BIN)/firstlast serve --host $(HOST) --port $(PORT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+EVALDATA ?= ../shared/evaldata
+eval: $(STAMP)
+	$(BIN)/firstlast eval run --dataset $(EVALDATA)/emanual_smarttv \
+	  --extra-questions $(EVALDATA)/clinc150_oos/questions.jsonl --out runs/emanual_smarttv
+	$(BIN)/firstlast eval run --dataset $(EVALDATA)/mtrag --out runs/mtrag
+	$(BIN)/firstlast eval run --dataset $(EVALDATA)/localgovfaq_ja --out runs/localgovfaq_ja
+
+clean:
+	rm -rf $(VENV) data runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,128 @@
+"""The company's brand voice: a YAML profile, validated, and rendering of replies per channel.
+
+profile = load_voice_profile(Path("examples/voice.yaml"))
+text = profile.render("You can change your plan in Settings.", channel="chat")
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from firstlast.errors import ConfigError
+from firstlast.types import CHANNELS, Channel
+
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+
+
+def _per_channel(default: str | int) -> dict[str, str | int]:
+    return {c: default for c in CHANNELS}
+
+
+class VoiceProfile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    persona: str = "Support assistant"
+    company: str = "our company"
+    tone: str = "friendly, concise"
+    greeting: dict[Channel, str] = Field(default_factory=lambda: _per_channel(""))  # type: ignore[arg-type]
+    sign_off: dict[Channel, str] = Field(default_factory=lambda: _per_channel(""))  # type: ignore[arg-type]
+    max_length: dict[Channel, int] = Field(
+        default_factory=lambda: {"chat": 800, "email": 2000, "sms": 320, "messenger": 640}  # type: ignore[arg-type]
+    )
+    vocabulary: dict[str, str] = Field(default_factory=dict)
+    banned_phrases: list[str] = Field(default_factory=list)
+    handoff_message: str = (
+        "I'm bringing in a member of our support team. They can see this conversation, "
+        "so you won't need to repeat yourself."
+    )
+    out_of_hours_message: str = "Our team is offline right now; we'll reply as soon as we're back."
+    emoji: Literal["none", "sparing"] = "none"
+    language_policy: Literal["kb_language_with_note", "handoff"] = "kb_language_with_note"
+
+    @field_validator("max_length")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        for channel, limit in value.items():
+            if limit < 40:
+                raise ValueError(f"max_length for {channel} must be >= 40 characters, got {limit}")
+        return value
+
+    # -- rendering --------------------------------------------------------------------------------
+    def apply_vocabulary(self, text: str) -> str:
+        for word, preferred in self.vocabulary.items():
+            pattern = re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE)
+
+            def swap(m: re.Match[str], preferred: str = preferred) -> str:
+                return preferred[:1].upper() + preferred[1:] if m.group(0)[:1].isupper() else preferred
+
+            text = pattern.sub(swap, text)
+        return text
+
+    def remove_banned(self, text: str) -> str:
+        for phrase in self.banned_phrases:
+            text = re.sub(rf"\s*\b{re.escape(phrase)}\b,?\s*", " ", text, flags=re.IGNORECASE)
+        text = re.sub(r" {2,}", " ", text).strip()
+        return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
+
+    def render(self, body: str, channel: Channel = "chat", link: str = "") -> str:
+        """Greeting + body + sign-off for ``channel``, within its length limit."""
+        greeting = self.greeting.get(channel, "")
+        sign_off = self.sign_off.get(channel, "")
+        limit = self.max_length.get(channel, 800)
+        body = self.remove_banned(self.apply_vocabulary(body.strip()))
+        tail = f"\n\n{link}" if link and channel == "sms" else ""
+        frame = len(greeting) + len(sign_off) + len(tail) + (2 if greeting else 0) + (2 if sign_off else 0)
+        body = _fit(body, max(limit - frame, 20))
+        parts = [p for p in (greeting, body) if p]
+        text = "\n\n".join(parts) + tail
+        if sign_off:
+            text += f"\n\n{sign_off}"
+        return text[:limit]
+
+    def handoff(self, channel: Channel = "chat", out_of_hours: bool = False) -> str:
+        message = self.out_of_hours_message if out_of_hours else self.handoff_message
+        return self.remove_banned(self.apply_vocabulary(message))[: self.max_length.get(channel, 800)]
+
+
+def _fit(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters at a sentence end, or a word end with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    out = ""
+    for sentence in _SENTENCE_END.split(text):
+        candidate = f"{out} {sentence}".strip()
+        if len(candidate) > limit:
+            break
+        out = candidate
+    if out:
+        return out
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "…"
+
+
+def load_voice_profile(path: Path | None) -> VoiceProfile:
+    """Load and validate a profile; None gives the neutral built-in one."""
+    if path is None:
+        return VoiceProfile()
+    if not path.is_file():
+        raise ConfigError(f"voice profile not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"voice profile {path}: invalid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"voice profile {path}: expected a mapping at the top level")
+    defaults = VoiceProfile()
+    for key in ("greeting", "sign_off", "max_length"):  # a partial per-channel table keeps defaults
+        if isinstance(raw.get(key), dict):
+            raw[key] = {**getattr(defaults, key), **raw[key]}
+    try:
+        return VoiceProfile.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"voice profile {path}: {problems}") from None

@@ -1,0 +1,124 @@
+"""Confidence: signals about a draft turned into a calibrated probability that the reply is correct.
+
+Signals come from retrieval (cosine of the best passage, margins, dense/lexical agreement) and from
+the answer (how much of the question the cited passage covers). A :class:`Calibrator` maps them to a
+probability with a logistic model, optionally followed by an isotonic table; ``firstlast eval
+calibrate`` fits one on labelled data and writes it as JSON, and the service loads that file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from firstlast.errors import ConfigError
+from firstlast.retriever.lexical import index_text
+from firstlast.retriever.text import content_words
+from firstlast.types import Hit, Question
+
+FEATURES = (
+    "dense_top",  # cosine of the best dense hit
+    "dense_margin",  # best cosine minus the best cosine of another document
+    "answer_dense",  # cosine of the answering chunk (0 if dense did not find it)
+    "agreement",  # 1 when dense and lexical rank the same document first
+    "both_found",  # 1 when the answering chunk was found by both retrievers
+    "coverage",  # share of the question's content words present in the answering chunk
+    "lexical_ratio",  # answering chunk's BM25 score over the query's maximum attainable, capped
+    "query_words",  # log of the question's content-word count
+    "has_history",  # 1 for follow-up questions
+)
+
+
+def signals(question: Question, hits: Sequence[Hit], answer_hit: Hit | None) -> dict[str, float]:
+    """Raw signals for the calibrator; all are plain floats, 0 when not applicable."""
+    out = dict.fromkeys(FEATURES, 0.0)
+    words = content_words(question.text)
+    out["query_words"] = math.log1p(len(words))
+    out["has_history"] = 1.0 if question.history else 0.0
+    if not hits or answer_hit is None:
+        return out
+    dense = sorted((h for h in hits if h.dense_score is not None), key=lambda h: h.dense_rank or 0)
+    if dense:
+        top = dense[0]
+        out["dense_top"] = float(top.dense_score or 0.0)
+        other = [h.dense_score for h in dense if h.chunk.doc_id != top.chunk.doc_id]
+        out["dense_margin"] = out["dense_top"] - float(other[0] or 0.0) if other else out["dense_top"]
+    out["answer_dense"] = float(answer_hit.dense_score or 0.0)
+    lexical = sorted((h for h in hits if h.lexical_rank is not None), key=lambda h: h.lexical_rank or 0)
+    if dense and lexical and dense[0].chunk.doc_id == lexical[0].chunk.doc_id:
+        out["agreement"] = 1.0
+    if answer_hit.dense_rank is not None and answer_hit.lexical_rank is not None:
+        out["both_found"] = 1.0
+    if words:
+        chunk_words = content_words(index_text(answer_hit.chunk))
+        out["coverage"] = len(words & chunk_words) / len(words)
+    if answer_hit.lexical_score is not None and words:
+        out["lexical_ratio"] = min(1.0, float(answer_hit.lexical_score) / (4.0 * len(words)))
+    return out
+
+
+@dataclass(frozen=True)
+class Calibrator:
+    """Logistic model over :data:`FEATURES`, optionally followed by an isotonic table."""
+
+    weights: Mapping[str, float]
+    bias: float
+    iso_x: tuple[float, ...] = ()
+    iso_y: tuple[float, ...] = ()
+    meta: Mapping[str, object] = field(default_factory=dict)
+
+    def raw(self, sig: Mapping[str, float]) -> float:
+        z = self.bias + sum(w * float(sig.get(name, 0.0)) for name, w in self.weights.items())
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def probability(self, sig: Mapping[str, float]) -> float:
+        p = self.raw(sig)
+        if self.iso_x:
+            p = float(np.interp(p, self.iso_x, self.iso_y))
+        return min(1.0, max(0.0, p))
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "kind": "firstlast-calibration",
+                "version": 1,
+                "weights": dict(self.weights),
+                "bias": self.bias,
+                "isotonic": {"x": list(self.iso_x), "y": list(self.iso_y)},
+                "meta": dict(self.meta),
+            },
+            indent=2,
+        )
+
+    @classmethod
+    def from_json(cls, text: str, origin: str = "calibration") -> Calibrator:
+        try:
+            raw = json.loads(text)
+            weights = {str(k): float(v) for k, v in raw["weights"].items()}
+            unknown = set(weights) - set(FEATURES)
+            if unknown:
+                raise ValueError(f"unknown features {sorted(unknown)}")
+            iso = raw.get("isotonic") or {}
+            iso_x = tuple(float(x) for x in iso.get("x", []))
+            iso_y = tuple(float(y) for y in iso.get("y", []))
+            if len(iso_x) != len(iso_y):
+                raise ValueError("isotonic x and y differ in length")
+            return cls(weights, float(raw["bias"]), iso_x, iso_y, dict(raw.get("meta", {})))
+        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"{origin}: not a valid calibration file: {exc}") from None
+
+    @classmethod
+    def load(cls, path: Path | None) -> Calibrator:
+        """The file at ``path``, or the default calibration shipped with the package."""
+        if path is None:
+            text = resources.files("firstlast.answerer").joinpath("default_calibration.json").read_text()
+            return cls.from_json(text, "default calibration")
+        if not path.is_file():
+            raise ConfigError(f"calibration file not found: {path}")
+        return cls.from_json(path.read_text(encoding="utf-8"), str(path))

@@ -1,0 +1,84 @@
+"""Extractive answerer: the reply is built from the knowledge base's own sentences, no LLM.
+
+From the best hit it picks the window of up to ``max_sentences`` consecutive sentences that covers
+the question best (content-word overlap, earlier sentences slightly preferred), renders it in the
+brand voice and cites the chunk it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+from firstlast.answerer.brand_voice import VoiceProfile
+from firstlast.answerer.confidence import Calibrator, signals
+from firstlast.retriever.text import content_words
+from firstlast.types import Citation, Draft, Hit, Question
+
+_SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=。)")
+_LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
+
+
+class Answerer(Protocol):
+    def answer(self, question: Question, hits: Sequence[Hit]) -> Draft: ...
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and list items of a passage, markup-light, in order."""
+    out = []
+    for piece in _SPLIT.split(text):
+        piece = re.sub(r"<br\s*/?>", " ", piece).strip()
+        if piece and not re.fullmatch(r"[#>*\-\s|]+", piece):
+            out.append(piece.lstrip("#").strip())
+    return out
+
+
+def best_window(question: str, sentences: Sequence[str], size: int) -> tuple[int, int]:
+    """[start, end) of the window of at most ``size`` sentences that best covers the question."""
+    if not sentences:
+        return 0, 0
+    q = content_words(question)
+    sent_words = [content_words(s) for s in sentences]
+    best, best_score = (0, min(size, len(sentences))), -1.0
+    for start in range(len(sentences)):
+        for end in range(start + 1, min(start + size, len(sentences)) + 1):
+            covered = set().union(*sent_words[start:end]) & q
+            score = len(covered) / (len(q) or 1) - 0.02 * start - 0.01 * (end - start)
+            if score > best_score:
+                best, best_score = (start, end), score
+    start, end = best
+    # A list item with its lead-in reads better: extend over following list items, within size.
+    while end < len(sentences) and end - start < size and _LIST_ITEM.match(sentences[end]):
+        end += 1
+    # A window ending on a question ("Forgot your password?") has its answer in the next sentence.
+    while end < len(sentences) and end - start < size and sentences[end - 1].endswith(("?", "？")):
+        end += 1
+    return start, end
+
+
+class ExtractiveAnswerer:
+    """Answers with sentences from the top passage.
+
+    >>> ExtractiveAnswerer(profile, calibrator).answer(Question("Can I get a refund?"), hits)
+    """
+
+    def __init__(self, voice: VoiceProfile, calibrator: Calibrator, max_sentences: int = 3) -> None:
+        if max_sentences <= 0:
+            raise ValueError(f"max_sentences must be > 0, got {max_sentences}")
+        self._voice = voice
+        self._calibrator = calibrator
+        self._max_sentences = max_sentences
+
+    def answer(self, question: Question, hits: Sequence[Hit]) -> Draft:
+        if not hits:
+            sig = signals(question, hits, None)
+            return Draft("", (), self._calibrator.probability(sig), "", sig)
+        top = hits[0]
+        sentences = split_sentences(top.chunk.text)
+        start, end = best_window(question.text, sentences, self._max_sentences)
+        evidence = " ".join(sentences[start:end]) or top.chunk.text.strip()
+        citation = Citation(top.chunk.doc_id, top.chunk.id, top.chunk.title, top.chunk.url)
+        sig = signals(question, hits, top)
+        text = self._voice.render(evidence, question.channel, link=top.chunk.url)
+        return Draft(text, (citation,), self._calibrator.probability(sig), evidence, sig)

@@ -1,0 +1,194 @@
+"""Command line: ``firstlast ingest|ask|serve|eval``. Errors print one line and exit non-zero."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from firstlast.config import Settings, load_settings
+from firstlast.errors import ConfigError, FirstlastError
+from firstlast.types import CHANNELS, Question
+
+app = typer.Typer(
+    help="firstlast: the bot answers first, people answer last, the bot learns.", no_args_is_help=True
+)
+eval_app = typer.Typer(help="Offline evaluation on labelled datasets.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+console = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_line_errors(func: F) -> F:
+    """Turn firstlast errors into one line on stderr and an exit code (2 config, 1 otherwise)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except FirstlastError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    logging.basicConfig(level=os.environ.get("FIRSTLAST_LOG_LEVEL", "WARNING"), stream=sys.stderr)
+    for name in ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _settings(data_dir: Path | None) -> Settings:
+    return load_settings(**({"data_dir": data_dir} if data_dir else {}))
+
+
+def _advance(bar: Progress, task: Any, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=max(total, 1))
+
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FIRSTLAST_DATA_DIR")]
+
+
+@app.command()
+@one_line_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .html .txt .pdf .jsonl)")],
+    prune: Annotated[bool, typer.Option(help="Remove documents of these sources that are gone")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Add or update knowledge; unchanged documents cost nothing."""
+    from firstlast.ingest.loaders import load_path
+    from firstlast.wiring import build
+
+    _quiet_libraries()
+    loaded = [load_path(p) for p in paths]  # read everything first: a bad file changes nothing
+    services = build(_settings(data_dir))
+    for source, documents in loaded:
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=False,
+        ) as bar:
+            task = bar.add_task(Path(source).name, total=max(len(documents), 1))
+            report = services.ingestor.ingest(
+                documents,
+                source=source,
+                prune=prune,
+                progress=functools.partial(_advance, bar, task),
+            )
+        console.print(
+            f"{Path(source).name}: {report.documents_seen} documents — {report.added} added, "
+            f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed; "
+            f"{report.chunks_embedded} chunks embedded"
+        )
+
+
+@app.command()
+@one_line_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="The customer's question")],
+    channel: Annotated[str, typer.Option(help=f"One of {', '.join(CHANNELS)}")] = "chat",
+    data_dir: DataDir = None,
+) -> None:
+    """Ask the bot once and show its reply, confidence, citations and decision."""
+    from firstlast.errors import InvalidInput
+    from firstlast.wiring import build
+
+    if channel not in CHANNELS:
+        raise InvalidInput(f"--channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
+    if not question.strip():
+        raise InvalidInput("the question must not be empty")
+    _quiet_libraries()
+    services = build(_settings(data_dir))
+    outcome = services.bot.ask(Question(question, channel=channel))  # type: ignore[arg-type]
+    decision = outcome.decision
+    console.print(outcome.reply_text, highlight=False)
+    console.print()
+    confidence = f"{outcome.draft.confidence:.2f}" if outcome.draft else "n/a"
+    label = decision.action + (f" ({decision.reason.value}: {decision.detail})" if decision.reason else "")
+    console.print(f"[bold]decision:[/bold] {label}", highlight=False)
+    console.print(f"[bold]confidence:[/bold] {confidence}")
+    for c in outcome.draft.citations if outcome.draft else ():
+        console.print(
+            f"[bold]citation:[/bold] {c.title} — {c.url or c.doc_id} ({c.chunk_id})", highlight=False
+        )
+    console.print(f"[dim]{outcome.latency_ms:.0f} ms[/dim]")
+
+
+@app.command()
+@one_line_errors
+def serve(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    data_dir: DataDir = None,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from firstlast.api.app import create_app
+    from firstlast.wiring import build
+
+    _quiet_libraries()
+    settings = _settings(data_dir)
+    if not (settings.api.widget_keys or settings.api.agent_keys or settings.api.admin_keys):
+        raise ConfigError("no API keys configured; set FIRSTLAST_API__WIDGET_KEYS / AGENT_KEYS / ADMIN_KEYS")
+    uvicorn.run(create_app(build(settings)), host=host, port=port, log_level="info")
+
+
+@eval_app.command("run")
+@one_line_errors
+def eval_run(
+    dataset: Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")],
+    out: Annotated[Path, typer.Option(help="Output folder (a fresh store is built here)")],
+    questions: Annotated[
+        Path | None, typer.Option(help="Questions file (default DATASET/questions.jsonl)")
+    ] = None,
+    extra_questions: Annotated[
+        list[Path] | None, typer.Option("--extra-questions", help="More questions, e.g. out-of-scope ones")
+    ] = None,
+    threshold: Annotated[float | None, typer.Option(help="Handoff threshold (default from settings)")] = None,
+) -> None:
+    """Ingest DATASET/kb.jsonl into a fresh store, ask every question, write metrics.json."""
+    from firstlast.eval.runner import print_metrics, run_eval
+
+    _quiet_libraries()
+    metrics = run_eval(
+        dataset,
+        out,
+        questions_file=questions,
+        extra_files=extra_questions or [],
+        threshold=threshold,
+        base_settings=load_settings(),
+        progress_console=err,
+    )
+    print_metrics(metrics, console)
+    console.print(f"wrote {out / 'metrics.json'}")
+
+
+def main() -> None:  # pragma: no cover
+    app()

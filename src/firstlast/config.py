@@ -1,0 +1,128 @@
+"""One settings tree, read from the environment (prefix ``FIRSTLAST_``, nested with ``__``) and an
+optional TOML file. Nothing is read at import time: call :func:`load_settings`.
+
+    FIRSTLAST_DATA_DIR=./data
+    FIRSTLAST_ANSWER__THRESHOLD=0.6
+    FIRSTLAST_API__AGENT_KEYS='["s3cret-agent-key"]'
+    FIRSTLAST_CONFIG=firstlast.toml   # same keys as nested TOML tables
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from firstlast.errors import ConfigError
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "xxx"})
+
+
+class EmbeddingSettings(BaseModel):
+    backend: Literal["minilm", "e5"] = "minilm"
+    batch_size: int = Field(64, gt=0)
+
+
+class ChunkingSettings(BaseModel):
+    chunk_tokens: int = Field(256, ge=32, le=2048)
+    overlap_tokens: int = Field(32, ge=0, le=512)
+    encoding: str = "cl100k_base"
+
+
+class RetrievalSettings(BaseModel):
+    top_k: int = Field(10, gt=0, le=100)
+    candidates: int = Field(40, gt=0, le=500)  # per retriever, before fusion
+    rrf_k: int = Field(60, gt=0)
+    history_turns: int = Field(2, ge=0, le=10)  # earlier customer turns added to the query
+    history_weight: float = Field(0.5, ge=0, le=1)
+
+
+class AnswerSettings(BaseModel):
+    threshold: float = Field(0.5, ge=0, le=1)
+    max_sentences: int = Field(3, gt=0, le=10)
+    voice_profile: Path | None = None  # YAML; the built-in neutral profile when unset
+    calibration_file: Path | None = None  # JSON from `firstlast eval calibrate`; shipped default when unset
+
+
+class ApiSettings(BaseModel):
+    widget_keys: list[SecretStr] = []
+    agent_keys: list[SecretStr] = []
+    admin_keys: list[SecretStr] = []
+    max_upload_bytes: int = Field(20_000_000, gt=0)
+    cors_origins: list[str] = []
+
+    @field_validator("widget_keys", "agent_keys", "admin_keys")
+    @classmethod
+    def _no_placeholders(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        for key in keys:
+            if key.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError("API key is empty or a placeholder; set a real secret")
+        return keys
+
+
+class ChromaSettings(BaseModel):
+    mode: Literal["embedded", "http"] = "embedded"
+    host: str = "127.0.0.1"
+    port: int = 8001
+    collection: str = Field("firstlast_kb", min_length=3, max_length=63)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="FIRSTLAST_", env_nested_delimiter="__", extra="forbid", toml_file=None
+    )
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # default: SQLite file in data_dir
+    embedding: EmbeddingSettings = EmbeddingSettings()
+    chunking: ChunkingSettings = ChunkingSettings()
+    retrieval: RetrievalSettings = RetrievalSettings()
+    answer: AnswerSettings = AnswerSettings()
+    api: ApiSettings = ApiSettings()
+    chroma: ChromaSettings = ChromaSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("FIRSTLAST_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def sql_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'firstlast.db'}"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings from the environment (and ``FIRSTLAST_CONFIG``), applying keyword overrides.
+
+    Raises ConfigError with every invalid field listed on one line.
+    """
+    config_file = os.environ.get("FIRSTLAST_CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise ConfigError(f"FIRSTLAST_CONFIG points to a missing file: {config_file}")
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid settings: {problems}") from None

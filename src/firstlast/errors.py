@@ -1,0 +1,45 @@
+"""One exception tree for firstlast. The API maps it to HTTP status codes, the CLI to one-line messages.
+
+FirstlastError
+ ├── ConfigError            settings or a profile file are invalid          (CLI exit 2)
+ ├── IngestError            a source cannot be read or parsed               (HTTP 422)
+ │    └── UnsupportedFormat file type with no loader                        (HTTP 415)
+ ├── NotFound               a conversation, handoff, suggestion, document   (HTTP 404)
+ ├── Conflict               the object is not in a state that allows this  (HTTP 409)
+ ├── InvalidInput           a value fails validation past the schema layer  (HTTP 422)
+ └── BackendError           an engine (Chroma, database, model) failed      (HTTP 503)
+"""
+
+from __future__ import annotations
+
+
+class FirstlastError(Exception):
+    """Base of every error firstlast raises on purpose."""
+
+
+class ConfigError(FirstlastError):
+    pass
+
+
+class IngestError(FirstlastError):
+    pass
+
+
+class UnsupportedFormat(IngestError):
+    pass
+
+
+class NotFound(FirstlastError):
+    pass
+
+
+class Conflict(FirstlastError):
+    pass
+
+
+class InvalidInput(FirstlastError):
+    pass
+
+
+class BackendError(FirstlastError):
+    pass

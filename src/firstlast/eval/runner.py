@@ -1,0 +1,187 @@
+"""``firstlast eval run``: a fresh store from the dataset's KB, every question asked through the
+same answer path as the service, metrics written to ``metrics.json`` and per-question rows to
+``results.jsonl``.
+
+A reply is *correct* when the question is answerable, the bot answered, and its first citation is
+a gold document. automation_rate = correct / answerable; precision = correct / answered;
+handoff_recall = handed-off unanswerable / unanswerable.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from firstlast.config import Settings
+from firstlast.errors import InvalidInput
+from firstlast.eval.datasets import LabelledQuestion, load_questions
+from firstlast.eval.metrics import auroc, ece, percentile, recall_at, reciprocal_rank
+from firstlast.ingest.loaders import load_path
+from firstlast.types import Outcome
+
+
+@dataclass(frozen=True)
+class Result:
+    item: LabelledQuestion
+    ranked_docs: tuple[str, ...]
+    answered: bool
+    correct: bool
+    confidence: float
+    first_citation: str
+    reason: str
+    latency_ms: float
+    signals: dict[str, float]
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.item.id,
+            "question": self.item.question.text,
+            "answerable": self.item.answerable,
+            "gold": sorted(self.item.gold_doc_ids),
+            "retrieved": list(self.ranked_docs[:10]),
+            "answered": self.answered,
+            "correct": self.correct,
+            "confidence": self.confidence,
+            "first_citation": self.first_citation,
+            "reason": self.reason,
+            "latency_ms": self.latency_ms,
+            "signals": self.signals,
+        }
+
+
+def judge(item: LabelledQuestion, outcome: Outcome) -> Result:
+    ranked = tuple(dict.fromkeys(h.chunk.doc_id for h in outcome.hits))
+    draft = outcome.draft
+    first = draft.citations[0].doc_id if draft and draft.citations else ""
+    answered = not outcome.decision.handed_off
+    correct = item.answerable and answered and first in item.gold_doc_ids
+    return Result(
+        item=item,
+        ranked_docs=ranked,
+        answered=answered,
+        correct=correct,
+        confidence=draft.confidence if draft else 0.0,
+        first_citation=first,
+        reason=outcome.decision.reason.value if outcome.decision.reason else "",
+        latency_ms=outcome.latency_ms,
+        signals=dict(draft.signals) if draft else {},
+    )
+
+
+def _chunk_ranks(outcome: Outcome) -> list[str]:
+    return [h.chunk.doc_id for h in outcome.hits]
+
+
+def compute_metrics(
+    dataset: str, results: Sequence[Result], chunk_docs: Sequence[Sequence[str]], threshold: float
+) -> dict[str, Any]:
+    answerable = [r for r in results if r.item.answerable]
+    unanswerable = [r for r in results if not r.item.answerable]
+    ranked = [c for r, c in zip(results, chunk_docs) if r.item.answerable]
+    n = max(len(answerable), 1)
+    correct = sum(r.correct for r in results)
+    answered = sum(r.answered for r in results)
+    labels = [r.correct for r in results]
+    confidences = [r.confidence for r in results]
+    return {
+        "dataset": dataset,
+        "questions": len(results),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "retrieval": {
+            "recall@1": sum(recall_at(c, r.item.gold_doc_ids, 1) for r, c in zip(answerable, ranked)) / n,
+            "recall@5": sum(recall_at(c, r.item.gold_doc_ids, 5) for r, c in zip(answerable, ranked)) / n,
+            "mrr@10": sum(reciprocal_rank(c, r.item.gold_doc_ids, 10) for r, c in zip(answerable, ranked))
+            / n,
+        },
+        "answers": {
+            "threshold": threshold,
+            "automation_rate": correct / n,
+            "precision": correct / answered if answered else 0.0,
+            "handoff_recall": (
+                sum(not r.answered for r in unanswerable) / len(unanswerable) if unanswerable else 0.0
+            ),
+            "auroc": auroc(confidences, labels),
+            "ece": ece(confidences, labels),
+        },
+        "latency_ms": {
+            "p50": percentile([r.latency_ms for r in results], 50),
+            "p95": percentile([r.latency_ms for r in results], 95),
+        },
+    }
+
+
+def run_eval(
+    dataset_dir: Path,
+    out: Path,
+    *,
+    base_settings: Settings,
+    questions_file: Path | None = None,
+    extra_files: Sequence[Path] = (),
+    threshold: float | None = None,
+    progress_console: Console | None = None,
+) -> dict[str, Any]:
+    from firstlast.wiring import build
+
+    kb = dataset_dir / "kb.jsonl"
+    if not kb.is_file():
+        raise InvalidInput(f"{dataset_dir}: no kb.jsonl")
+    items = load_questions(questions_file or dataset_dir / "questions.jsonl")
+    for extra in extra_files:
+        items += load_questions(extra)
+    if not items:
+        raise InvalidInput("no questions to evaluate")
+    store_dir = out / "store"
+    if store_dir.exists():
+        shutil.rmtree(store_dir)
+    answer = base_settings.answer.model_copy(update={"threshold": threshold} if threshold is not None else {})
+    settings = base_settings.model_copy(
+        update={
+            "data_dir": store_dir,
+            "database_url": None,
+            "answer": answer,
+            "chroma": base_settings.chroma.model_copy(update={"mode": "embedded"}),
+        }
+    )
+    services = build(settings)
+    source, documents = load_path(kb)
+    services.ingestor.ingest(documents, source=source)
+    services.bot.ask(items[0].question)  # warm-up: load lazily initialised parts before timing
+    results: list[Result] = []
+    chunk_docs: list[list[str]] = []
+    console = progress_console or Console(stderr=True)
+    with console.status(f"asking {len(items)} questions") as status:
+        for i, item in enumerate(items, start=1):
+            outcome = services.bot.ask(item.question)
+            results.append(judge(item, outcome))
+            chunk_docs.append(_chunk_ranks(outcome))
+            if i % 25 == 0:
+                status.update(f"asked {i}/{len(items)} questions")
+    metrics = compute_metrics(dataset_dir.name, results, chunk_docs, settings.answer.threshold)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with (out / "results.jsonl").open("w") as fh:
+        for r in results:
+            fh.write(json.dumps(r.row(), ensure_ascii=False) + "\n")
+    return metrics
+
+
+def print_metrics(metrics: dict[str, Any], console: Console) -> None:
+    table = Table(title=f"firstlast eval — {metrics['dataset']}", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row(
+        "questions (answerable / unanswerable)",
+        f"{metrics['questions']} ({metrics['answerable']} / {metrics['unanswerable']})",
+    )
+    for group in ("retrieval", "answers", "latency_ms"):
+        for key, value in metrics[group].items():
+            table.add_row(f"{group}.{key}", f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)

@@ -1,0 +1,73 @@
+"""Removes personal data from text before it can become knowledge.
+
+Emails, phone numbers, payment card numbers (Luhn-checked), IBANs, order/account/ticket numbers and
+long digit runs are replaced by placeholders such as ``[email]``. Names the caller knows (the
+customer's name from the conversation context) are removed as well.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_EMAIL = re.compile(r"\b[\w.%+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_CARD = re.compile(r"\b(?:\d[ -]?){12,18}\d\b")
+_IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?\b")
+# "+33 1 23 45 67 89", "+81 3-1234-5678", "(555) 123-4567", "07700 900123"; _phone checks the digits
+_PHONE = re.compile(
+    r"(?<![\w])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{1,6}){1,5}(?![\w])"
+)
+_REFERENCE = re.compile(
+    r"\b(?:order|account|acct|invoice|ticket|case|customer|member|booking|reference|ref)"
+    r"(?:\s*(?:no\.?|number|id|#))?\s*[:#]?\s*[A-Z0-9][A-Z0-9-]{3,}\b",
+    re.IGNORECASE,
+)
+_HASH_REF = re.compile(r"#\s?\d{4,}\b")
+_LONG_DIGITS = re.compile(r"\b\d{6,}\b")
+
+
+def _luhn(digits: str) -> bool:
+    total, parity = 0, len(digits) % 2
+    for i, ch in enumerate(digits):
+        d = int(ch)
+        if i % 2 == parity:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+def _card(match: re.Match[str]) -> str:
+    digits = re.sub(r"\D", "", match.group(0))
+    return "[card number]" if 13 <= len(digits) <= 19 and _luhn(digits) else match.group(0)
+
+
+def _phone(match: re.Match[str]) -> str:
+    """7+ digits with a country code, a bracketed area code, 3+ groups or 10+ digits; so "2023-2024" stays."""
+    found = match.group(0)
+    digits = sum(c.isdigit() for c in found)
+    groups = len(re.findall(r"\d+", found))
+    if digits >= 7 and (found[0] in "+(" or groups >= 3 or digits >= 10):
+        return "[phone]"
+    return found
+
+
+def scrub(text: str, names: Iterable[str] = ()) -> str:
+    """Text with personal data replaced by placeholders."""
+    text = _EMAIL.sub("[email]", text)
+    text = _CARD.sub(_card, text)
+    text = _IBAN.sub("[bank account]", text)
+    text = _REFERENCE.sub(lambda m: m.group(0).split()[0].rstrip(":#") + " [reference]", text)
+    text = _HASH_REF.sub("[reference]", text)
+    text = _PHONE.sub(_phone, text)
+    text = _LONG_DIGITS.sub("[number]", text)
+    for name in names:
+        name = name.strip()
+        if len(name) >= 2:
+            text = re.sub(rf"\b{re.escape(name)}\b", "[name]", text, flags=re.IGNORECASE)
+    return text
+
+
+def contains_pii(text: str) -> bool:
+    return scrub(text) != text

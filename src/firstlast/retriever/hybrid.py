@@ -1,0 +1,140 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates fused by reciprocal rank.
+
+The lexical index lives in memory and is rebuilt when the store's ``kb_version`` changes, checked
+at most every ``refresh_seconds`` so that another process's writes show up within about a second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+import numpy as np
+
+from firstlast.retriever.chroma_store import KnowledgeStore
+from firstlast.retriever.embeddings import Embedder
+from firstlast.retriever.lexical import BM25Index
+from firstlast.retriever.text import tokenize
+from firstlast.types import Chunk, Hit, Question
+
+
+class Retriever(Protocol):
+    def retrieve(self, question: Question, k: int | None = None) -> list[Hit]: ...
+
+
+class HybridRetriever:
+    """Dense + BM25 with reciprocal rank fusion.
+
+    >>> retriever = HybridRetriever(store, embedder, top_k=8)
+    >>> hits = retriever.retrieve(Question("How do I get a refund?"))
+    """
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        embedder: Embedder,
+        *,
+        top_k: int = 8,
+        candidates: int = 40,
+        rrf_k: int = 60,
+        history_turns: int = 2,
+        history_weight: float = 0.5,
+        refresh_seconds: float = 0.5,
+    ) -> None:
+        if top_k <= 0:
+            raise ValueError(f"top_k must be > 0, got {top_k}")
+        if candidates < top_k:
+            raise ValueError(f"candidates must be >= top_k ({top_k}), got {candidates}")
+        self._store = store
+        self._embedder = embedder
+        self.top_k = top_k
+        self._candidates = candidates
+        self._rrf_k = rrf_k
+        self._history_turns = history_turns
+        self._history_weight = history_weight
+        self._refresh_seconds = refresh_seconds
+        self._lock = threading.Lock()
+        self._index: BM25Index | None = None
+        self._index_version: str | None = None
+        self._checked_at = 0.0
+
+    # -- lexical index lifecycle ------------------------------------------------------------------
+    def lexical_index(self) -> BM25Index:
+        now = time.monotonic()
+        with self._lock:
+            if self._index is not None and now - self._checked_at < self._refresh_seconds:
+                return self._index
+            version = self._store.version()
+            self._checked_at = now
+            if self._index is None or version != self._index_version:
+                self._index = BM25Index(self._store.chunks())
+                self._index_version = version
+            return self._index
+
+    # -- queries ----------------------------------------------------------------------------------
+    def _history(self, question: Question) -> str:
+        if self._history_turns == 0:
+            return ""
+        return " ".join(question.earlier_customer_turns()[-self._history_turns :])
+
+    def query_vector(self, question: Question) -> np.ndarray:
+        vector = self._embedder.embed_query(question.text)
+        history = self._history(question)
+        if history and self._history_weight > 0:
+            vector = vector + self._history_weight * self._embedder.embed_query(history)
+            vector = vector / (np.linalg.norm(vector) or 1.0)
+        return vector
+
+    def query_tokens(self, question: Question) -> list[str]:
+        tokens = tokenize(question.text)
+        history = self._history(question)
+        if history and self._history_weight > 0:
+            seen = set(tokens)
+            tokens += [t for t in tokenize(history) if t not in seen]
+        return tokens
+
+    def retrieve(self, question: Question, k: int | None = None) -> list[Hit]:
+        k = k or self.top_k
+        index = self.lexical_index()
+        if len(index) == 0:
+            return []
+        dense = self._store.dense_search(self.query_vector(question), self._candidates)
+        lexical = index.search_tokens(self.query_tokens(question), self._candidates)
+        return fuse(dense, lexical, k=k, rrf_k=self._rrf_k)
+
+
+def fuse(
+    dense: list[tuple[Chunk, float]],
+    lexical: list[tuple[Chunk, float]],
+    *,
+    k: int,
+    rrf_k: int = 60,
+) -> list[Hit]:
+    """Reciprocal rank fusion of two ranked lists; keeps each retriever's score and rank."""
+    table: dict[str, dict[str, object]] = {}
+    for rank, (chunk, score) in enumerate(dense, start=1):
+        table[chunk.id] = {"chunk": chunk, "dense_score": score, "dense_rank": rank}
+    for rank, (chunk, score) in enumerate(lexical, start=1):
+        entry = table.setdefault(chunk.id, {"chunk": chunk})
+        entry["lexical_score"] = score
+        entry["lexical_rank"] = rank
+    hits = []
+    for entry in table.values():
+        fused = sum(
+            1.0 / (rrf_k + int(entry[key]))  # type: ignore[call-overload]
+            for key in ("dense_rank", "lexical_rank")
+            if key in entry
+        )
+        hits.append(
+            Hit(
+                chunk=entry["chunk"],  # type: ignore[arg-type]
+                score=fused,
+                dense_score=entry.get("dense_score"),  # type: ignore[arg-type]
+                lexical_score=entry.get("lexical_score"),  # type: ignore[arg-type]
+                dense_rank=entry.get("dense_rank"),  # type: ignore[arg-type]
+                lexical_rank=entry.get("lexical_rank"),  # type: ignore[arg-type]
+            )
+        )
+    hits.sort(key=lambda h: (-h.score, h.dense_rank or 10**9))
+    return hits[:k]

@@ -1,0 +1,50 @@
+"""BM25 over chunk texts (bm25s, sparse matrices), tokenised by :mod:`firstlast.retriever.text`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import bm25s
+import numpy as np
+
+from firstlast.retriever.text import tokenize
+from firstlast.types import Chunk
+
+
+def index_text(chunk: Chunk) -> str:
+    """The text a chunk is found by: its title and heading path, then its body."""
+    head = " > ".join(p for p in (chunk.title, chunk.section) if p)
+    if head and not chunk.text.startswith(chunk.title or "\0"):
+        return f"{head}\n{chunk.text}"
+    return chunk.text
+
+
+class BM25Index:
+    """An immutable BM25 index over a list of chunks.
+
+    >>> index = BM25Index(chunks)
+    >>> index.search("reset password", k=5)   # [(chunk, score), ...]
+    """
+
+    def __init__(self, chunks: Sequence[Chunk], k1: float = 1.2, b: float = 0.75) -> None:
+        self.chunks = list(chunks)
+        self._bm25: bm25s.BM25 | None = None
+        corpus = [tokenize(index_text(c)) or ["\0"] for c in self.chunks]
+        if corpus:
+            self._bm25 = bm25s.BM25(k1=k1, b=b)
+            self._bm25.index(corpus, show_progress=False)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def search(self, query: str, k: int) -> list[tuple[Chunk, float]]:
+        return self.search_tokens(tokenize(query), k)
+
+    def search_tokens(self, tokens: list[str], k: int) -> list[tuple[Chunk, float]]:
+        if self._bm25 is None or not tokens:
+            return []
+        scores = self._bm25.get_scores(tokens)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.chunks[i], float(scores[i])) for i in top if scores[i] > 0]

@@ -1,0 +1,1 @@
+"""Helpers shipped for tests: wrappers around real components, never fakes of them."""

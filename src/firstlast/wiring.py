@@ -1,0 +1,75 @@
+"""The composition root: ``build(settings)`` creates every service once, wired together.
+
+Nothing else in the package constructs engines or reads settings; tests and the CLI call ``build``
+(or pass their own parts, e.g. a counting embedder) and everything downstream receives its parts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from firstlast.answerer.brand_voice import VoiceProfile, load_voice_profile
+from firstlast.answerer.confidence import Calibrator
+from firstlast.answerer.extractive import ExtractiveAnswerer
+from firstlast.bot import Bot
+from firstlast.config import Settings
+from firstlast.db import Database
+from firstlast.handoff.desk import SupportDesk
+from firstlast.handoff.policy import HandoffPolicy
+from firstlast.ingest.chunker import Chunker
+from firstlast.ingest.pipeline import Ingestor
+from firstlast.learning.service import LearningService
+from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
+from firstlast.retriever.embeddings import Embedder, build_embedder
+from firstlast.retriever.hybrid import HybridRetriever
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    embedder: Embedder
+    store: KnowledgeStore
+    ingestor: Ingestor
+    retriever: HybridRetriever
+    voice: VoiceProfile
+    bot: Bot
+    db: Database
+    desk: SupportDesk
+    learning: LearningService
+
+
+def build_store(settings: Settings) -> KnowledgeStore:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    if settings.chroma.mode == "http":
+        return ChromaStore.http(settings.chroma.host, settings.chroma.port, settings.chroma.collection)
+    return ChromaStore.embedded(settings.chroma_dir, settings.chroma.collection)
+
+
+def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
+    """Build all services from settings. ``embedder`` may be passed to share one loaded model."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    embedder = embedder or build_embedder(settings.embedding.backend, settings.embedding.batch_size)
+    store = build_store(settings)
+    chunking = settings.chunking
+    chunker = Chunker(chunking.chunk_tokens, chunking.overlap_tokens, chunking.encoding)
+    ingestor = Ingestor(store, chunker, embedder)
+    r = settings.retrieval
+    retriever = HybridRetriever(
+        store,
+        embedder,
+        top_k=r.top_k,
+        candidates=r.candidates,
+        rrf_k=r.rrf_k,
+        history_turns=r.history_turns,
+        history_weight=r.history_weight,
+    )
+    voice = load_voice_profile(settings.answer.voice_profile)
+    calibrator = Calibrator.load(settings.answer.calibration_file)
+    answerer = ExtractiveAnswerer(voice, calibrator, settings.answer.max_sentences)
+    policy = HandoffPolicy(settings.answer.threshold)
+    bot = Bot(retriever, answerer, policy, voice)
+    db = Database(settings.sql_url)
+    learning = LearningService(db, ingestor)
+    desk = SupportDesk(db, bot, learning)
+    return Services(settings, embedder, store, ingestor, retriever, voice, bot, db, desk, learning)

@@ -1,0 +1,64 @@
+"""Shared fixtures: one real MiniLM model per test session, fresh stores per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+from firstlast.config import Settings  # noqa: E402
+from firstlast.retriever.embeddings import MiniLMEmbedder  # noqa: E402
+from firstlast.testing.counting import CountingEmbedder  # noqa: E402
+from firstlast.wiring import Services, build  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_KB = REPO / "examples" / "sample_kb"
+VOICE = REPO / "examples" / "voice.yaml"
+EVALDATA = REPO.parent / "shared" / "evaldata"
+
+WIDGET_KEY, AGENT_KEY, ADMIN_KEY = "test-widget-key", "test-agent-key", "test-admin-key"
+
+
+@pytest.fixture(scope="session")
+def minilm() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@pytest.fixture
+def embedder(minilm: MiniLMEmbedder) -> CountingEmbedder:
+    return CountingEmbedder(minilm)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "data_dir": tmp_path / "data",
+            "answer": {"voice_profile": VOICE},
+            "api": {"widget_keys": [WIDGET_KEY], "agent_keys": [AGENT_KEY], "admin_keys": [ADMIN_KEY]},
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def services(make_settings: Callable[..., Settings], embedder: CountingEmbedder) -> Iterator[Services]:
+    yield build(make_settings(), embedder=embedder)
+
+
+@pytest.fixture
+def sample_services(services: Services) -> Services:
+    """Services with the sample knowledge base ingested."""
+    from firstlast.ingest.loaders import load_path
+
+    source, documents = load_path(SAMPLE_KB)
+    services.ingestor.ingest(documents, source=source)
+    return services
