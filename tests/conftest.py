@@ -12,10 +12,10 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
-from firstlast.config import Settings  # noqa: E402
-from firstlast.retriever.embeddings import MiniLMEmbedder  # noqa: E402
-from firstlast.testing.counting import CountingEmbedder  # noqa: E402
-from firstlast.wiring import Services, build  # noqa: E402
+from firstlast.config import Settings
+from firstlast.retriever.embeddings import MiniLMEmbedder
+from firstlast.testing.counting import CountingEmbedder
+from firstlast.wiring import Services, build
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_KB = REPO / "examples" / "sample_kb"

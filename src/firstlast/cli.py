@@ -190,5 +190,27 @@ def eval_run(
     console.print(f"wrote {out / 'metrics.json'}")
 
 
+@eval_app.command("calibrate")
+@one_line_errors
+def eval_calibrate(
+    results: Annotated[list[Path], typer.Option("--results", help="results.jsonl files from `eval run`")],
+    out: Annotated[Path, typer.Option(help="Calibration JSON to write")],
+    target_precision: Annotated[
+        float | None, typer.Option(help="Pick the lowest threshold reaching this answered precision")
+    ] = None,
+) -> None:
+    """Fit the confidence model on labelled results; the service loads it via ANSWER__CALIBRATION_FILE."""
+    from firstlast.errors import InvalidInput
+    from firstlast.eval.calibrate import calibrate, load_results
+
+    if target_precision is not None and not 0 < target_precision <= 1:
+        raise InvalidInput(f"--target-precision must be in (0, 1], got {target_precision}")
+    calibrator, report = calibrate(load_results(results), target_precision=target_precision)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(calibrator.to_json() + "\n")
+    console.print_json(data=report)
+    console.print(f"wrote {out}")
+
+
 def main() -> None:  # pragma: no cover
     app()

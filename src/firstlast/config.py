@@ -46,7 +46,7 @@ class RetrievalSettings(BaseModel):
 
 
 class AnswerSettings(BaseModel):
-    threshold: float = Field(0.5, ge=0, le=1)
+    threshold: float | None = Field(None, ge=0, le=1)  # None: the calibration file's, else 0.5
     max_sentences: int = Field(3, gt=0, le=10)
     voice_profile: Path | None = None  # YAML; the built-in neutral profile when unset
     calibration_file: Path | None = None  # JSON from `firstlast eval calibrate`; shipped default when unset

@@ -67,7 +67,10 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
     voice = load_voice_profile(settings.answer.voice_profile)
     calibrator = Calibrator.load(settings.answer.calibration_file)
     answerer = ExtractiveAnswerer(voice, calibrator, settings.answer.max_sentences)
-    policy = HandoffPolicy(settings.answer.threshold)
+    threshold = settings.answer.threshold
+    if threshold is None:
+        threshold = float(calibrator.meta.get("threshold", 0.5))  # type: ignore[arg-type]
+    policy = HandoffPolicy(threshold)
     bot = Bot(retriever, answerer, policy, voice)
     db = Database(settings.sql_url)
     learning = LearningService(db, ingestor)

@@ -97,7 +97,9 @@ def test_bad_channel_and_unknown_ids(client: TestClient) -> None:
     reply = client.post("/v1/handoffs/nope/reply", headers=AGENT, json={"agent": "a", "text": "t"})
     assert reply.status_code == 404 and "nope" in reply.json()["detail"]
     assert client.post("/v1/suggestions/nope/approve", headers=AGENT, json={}).status_code == 422
-    assert client.post("/v1/suggestions/nope/approve", headers=AGENT, json={"approver": "a"}).status_code == 404
+    assert (
+        client.post("/v1/suggestions/nope/approve", headers=AGENT, json={"approver": "a"}).status_code == 404
+    )
     assert client.get("/v1/handoffs?status=weird", headers=AGENT).status_code == 422
 
 

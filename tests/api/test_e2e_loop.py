@@ -31,7 +31,9 @@ def _open(client: TestClient, **context: object) -> tuple[str, dict[str, str]]:
 
 
 def _say(client: TestClient, conversation_id: str, headers: dict[str, str], text: str) -> dict:
-    response = client.post(f"/v1/conversations/{conversation_id}/messages", headers=headers, json={"text": text})
+    response = client.post(
+        f"/v1/conversations/{conversation_id}/messages", headers=headers, json={"text": text}
+    )
     assert response.status_code == 200, response.text
     return response.json()
 
@@ -43,8 +45,11 @@ def test_answer_handoff_learn_and_answer_paraphrase(services: Services, embedder
     threshold = services.settings.answer.threshold
 
     # 1. An answerable question: answered, cited, confident.
-    conv, headers = _open(client, page_url="https://app.nimbusnotes.example/billing",
-                          attributes={"plan": "plus", "customer_name": "Dana Whitfield"})
+    conv, headers = _open(
+        client,
+        page_url="https://app.nimbusnotes.example/billing",
+        attributes={"plan": "plus", "customer_name": "Dana Whitfield"},
+    )
     answered = _say(client, conv, headers, "How long do I have to ask for a refund on an annual plan?")
     assert answered["decision"] == "answer", answered
     assert answered["confidence"] > threshold
@@ -73,10 +78,13 @@ def test_answer_handoff_learn_and_answer_paraphrase(services: Services, embedder
     assert quiet["reply"] is None
 
     # 3. The agent answers; the answer goes to the customer and becomes a suggestion.
-    answer = ("Yes: registered non-profit organisations get 50% off the Team plan. "
-              "Email support@nimbusnotes.example from your organisation's address to apply, Dana.")
-    replied = client.post(f"/v1/handoffs/{handoff_id}/reply", headers=AGENT,
-                          json={"agent": "sam@nimbus", "text": answer})
+    answer = (
+        "Yes: registered non-profit organisations get 50% off the Team plan. "
+        "Email support@nimbusnotes.example from your organisation's address to apply, Dana."
+    )
+    replied = client.post(
+        f"/v1/handoffs/{handoff_id}/reply", headers=AGENT, json={"agent": "sam@nimbus", "text": answer}
+    )
     assert replied.status_code == 200, replied.text
     suggestion = replied.json()["suggestion"]
     assert suggestion["prompt"].startswith("I hadn't seen this question before — is it right that")
@@ -90,8 +98,9 @@ def test_answer_handoff_learn_and_answer_paraphrase(services: Services, embedder
     assert [s["id"] for s in pending] == [suggestion["id"]]
 
     # 4. Approve: the answer is written through the ingest path.
-    approved = client.post(f"/v1/suggestions/{suggestion['id']}/approve", headers=AGENT,
-                           json={"approver": "lead@nimbus"})
+    approved = client.post(
+        f"/v1/suggestions/{suggestion['id']}/approve", headers=AGENT, json={"approver": "lead@nimbus"}
+    )
     assert approved.status_code == 200, approved.text
     learned_doc = approved.json()["learned_doc_id"]
     assert approved.json()["status"] == "approved"
@@ -124,11 +133,17 @@ def test_rejected_suggestion_is_kept_and_not_learned(sample_services: Services) 
     conv, headers = _open(client)
     handed = _say(client, conv, headers, "I want to speak to a human please")
     assert handed["reason"] == "customer_request"
-    replied = client.post(f"/v1/handoffs/{handed['handoff_id']}/reply", headers=AGENT,
-                          json={"agent": "sam", "text": "Sure, I am here. What can I do for you?"}).json()
+    replied = client.post(
+        f"/v1/handoffs/{handed['handoff_id']}/reply",
+        headers=AGENT,
+        json={"agent": "sam", "text": "Sure, I am here. What can I do for you?"},
+    ).json()
     sid = replied["suggestion"]["id"]
-    rejected = client.post(f"/v1/suggestions/{sid}/reject", headers=AGENT,
-                           json={"approver": "lead", "note": "small talk, not knowledge"})
+    rejected = client.post(
+        f"/v1/suggestions/{sid}/reject",
+        headers=AGENT,
+        json={"approver": "lead", "note": "small talk, not knowledge"},
+    )
     assert rejected.json()["status"] == "rejected"
     kept = client.get("/v1/suggestions?status=rejected", headers=AGENT).json()
     assert [s["id"] for s in kept] == [sid] and kept[0]["note"] == "small talk, not knowledge"
@@ -139,7 +154,9 @@ def test_rejected_suggestion_is_kept_and_not_learned(sample_services: Services) 
 
 def test_admin_can_delete_a_document_and_it_disappears(sample_services: Services, tmp_path: Path) -> None:
     client = TestClient(create_app(sample_services))
-    files = [("files", ("pets.md", b"# Pets policy\n\nHamsters may join the Team plan for free.", "text/markdown"))]
+    files = [
+        ("files", ("pets.md", b"# Pets policy\n\nHamsters may join the Team plan for free.", "text/markdown"))
+    ]
     assert client.post("/v1/knowledge", headers=ADMIN, files=files).status_code == 200
     assert client.delete("/v1/knowledge/upload/pets", headers=ADMIN).json()["chunks_removed"] == 1
     assert client.delete("/v1/knowledge/upload/pets", headers=ADMIN).status_code == 404

@@ -65,6 +65,8 @@ class VoiceProfile(BaseModel):
 
     def remove_banned(self, text: str) -> str:
         for phrase in self.banned_phrases:
+            # before punctuation nothing is left ("refundable per our policy." -> "refundable.")
+            text = re.sub(rf"\s*\b{re.escape(phrase)}\b\s*(?=[.;:!?])", "", text, flags=re.IGNORECASE)
             text = re.sub(rf"\s*\b{re.escape(phrase)}\b,?\s*", " ", text, flags=re.IGNORECASE)
         text = re.sub(r" {2,}", " ", text).strip()
         return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)

@@ -164,7 +164,7 @@ def run_eval(
             chunk_docs.append(_chunk_ranks(outcome))
             if i % 25 == 0:
                 status.update(f"asked {i}/{len(items)} questions")
-    metrics = compute_metrics(dataset_dir.name, results, chunk_docs, settings.answer.threshold)
+    metrics = compute_metrics(dataset_dir.name, results, chunk_docs, services.bot.policy.threshold)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     with (out / "results.jsonl").open("w") as fh:

@@ -17,9 +17,10 @@ _IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){2,7}(?:\s?[A-Z0-9]{1,3})?
 _PHONE = re.compile(
     r"(?<![\w])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{1,5}(?:[\s.-]\d{1,6}){1,5}(?![\w])"
 )
+# A whole keyword, then an identifier with a digit in it: "refunded" and "order history" are not references.
 _REFERENCE = re.compile(
-    r"\b(?:order|account|acct|invoice|ticket|case|customer|member|booking|reference|ref)"
-    r"(?:\s*(?:no\.?|number|id|#))?\s*[:#]?\s*[A-Z0-9][A-Z0-9-]{3,}\b",
+    r"\b(?:order|account|acct|invoice|ticket|case|customer|member|booking|reference|ref)\b"
+    r"(?:\s*(?:no\.?|number|id|#))?\s*[:#]?\s*(?=[A-Z-]*\d)[A-Z0-9][A-Z0-9-]{3,}\b",
     re.IGNORECASE,
 )
 _HASH_REF = re.compile(r"#\s?\d{4,}\b")

@@ -1,7 +1,8 @@
 """Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates fused by reciprocal rank.
 
-The lexical index lives in memory and is rebuilt when the store's ``kb_version`` changes, checked
-at most every ``refresh_seconds`` so that another process's writes show up within about a second.
+The lexical index lives in memory and is rebuilt when the store's ``kb_version`` changes. The version
+is checked on every query by default (a fraction of a millisecond with embedded Chroma), so a document
+is findable right after it is ingested; ``refresh_seconds > 0`` throttles the check for a remote store.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class HybridRetriever:
         rrf_k: int = 60,
         history_turns: int = 2,
         history_weight: float = 0.5,
-        refresh_seconds: float = 0.5,
+        refresh_seconds: float = 0.0,
     ) -> None:
         if top_k <= 0:
             raise ValueError(f"top_k must be > 0, got {top_k}")

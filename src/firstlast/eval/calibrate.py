@@ -1,0 +1,135 @@
+"""``firstlast eval calibrate``: fit the confidence model on labelled evaluation results.
+
+Input rows come from ``results.jsonl`` files written by ``eval run``; each has the draft's signals and
+whether the bot's first citation was a gold document (the reply would be correct if sent). A logistic
+regression over the signals gives the probability; 5-fold cross-validated predictions tell how well it
+generalises (reported next to the in-sample numbers). ``target_precision`` picks the lowest threshold
+whose answered precision on the calibration data reaches the target.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from firstlast.answerer.confidence import FEATURES, Calibrator
+from firstlast.errors import InvalidInput
+from firstlast.eval.metrics import auroc, ece
+
+
+@dataclass(frozen=True)
+class Sample:
+    signals: dict[str, float]
+    correct_if_answered: bool
+    answerable: bool
+    group: str
+
+
+def load_results(paths: Sequence[Path]) -> list[Sample]:
+    samples = []
+    for path in paths:
+        if not path.is_file():
+            raise InvalidInput(f"results file not found: {path}")
+        for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                ok = bool(row["answerable"]) and row.get("first_citation", "") in set(row.get("gold") or [])
+                samples.append(Sample(dict(row.get("signals") or {}), ok, bool(row["answerable"]), str(path)))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise InvalidInput(f"{path}:{lineno}: not a results row: {exc}") from None
+    if not samples:
+        raise InvalidInput("no results rows to calibrate on")
+    return samples
+
+
+def _matrix(samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.array([[s.signals.get(f, 0.0) for f in FEATURES] for s in samples], dtype=float)
+    y = np.array([s.correct_if_answered for s in samples], dtype=int)
+    return x, y
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+    from sklearn.linear_model import LogisticRegression
+
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    model = LogisticRegression(C=c, max_iter=2000)
+    model.fit((x - mean) / std, y)
+    weights = model.coef_[0] / std
+    bias = float(model.intercept_[0] - np.sum(model.coef_[0] * mean / std))
+    return weights, bias
+
+
+def _predict(x: np.ndarray, weights: np.ndarray, bias: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x @ weights + bias, -30, 30)))
+
+
+def threshold_for_precision(
+    confidences: Sequence[float], correct: Sequence[bool], answerable: int, target: float
+) -> tuple[float, float, float] | None:
+    """Lowest threshold with answered precision >= target: (threshold, precision, automation)."""
+    conf = np.asarray(confidences, dtype=float)
+    ok = np.asarray(correct, dtype=bool)
+    for t in np.unique(conf):  # ascending: the first that qualifies is the lowest
+        answered = conf >= t
+        if answered.sum() == 0:
+            break
+        precision = ok[answered].mean()
+        if precision >= target:
+            return float(t), float(precision), float(ok[answered].sum() / max(answerable, 1))
+    return None
+
+
+def calibrate(
+    samples: Sequence[Sample],
+    *,
+    c: float = 1.0,
+    folds: int = 5,
+    target_precision: float | None = None,
+    seed: int = 0,
+) -> tuple[Calibrator, dict[str, Any]]:
+    x, y = _matrix(samples)
+    if len(set(y.tolist())) < 2:
+        raise InvalidInput("calibration data needs both correct and incorrect replies")
+    weights, bias = _fit(x, y, c)
+    in_sample = _predict(x, weights, bias)
+    cross = np.zeros(len(y))
+    order = np.random.default_rng(seed).permutation(len(y))
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        if len(set(y[train].tolist())) < 2:
+            cross[test] = y[train].mean()
+            continue
+        w, b = _fit(x[train], y[train], c)
+        cross[test] = _predict(x[test], w, b)
+    labels = y.astype(bool).tolist()
+    report: dict[str, Any] = {
+        "samples": len(y),
+        "positives": int(y.sum()),
+        "in_sample": {"auroc": auroc(in_sample, labels), "ece": ece(in_sample, labels)},
+        "cross_validated": {"auroc": auroc(cross, labels), "ece": ece(cross, labels)},
+    }
+    meta: dict[str, object] = {"fitted_on": sorted({s.group for s in samples}), "report": report}
+    if target_precision is not None:
+        answerable = sum(s.answerable for s in samples)
+        found = threshold_for_precision(in_sample.tolist(), labels, answerable, target_precision)
+        cv = threshold_for_precision(cross.tolist(), labels, answerable, target_precision)
+        report["target_precision"] = {
+            "target": target_precision,
+            "threshold": found[0] if found else None,
+            "precision": found[1] if found else None,
+            "automation_rate": found[2] if found else 0.0,
+            "cross_validated_automation_rate": cv[2] if cv else 0.0,
+        }
+        if found:
+            meta["threshold"] = found[0]
+    calibrator = Calibrator(dict(zip(FEATURES, map(float, weights))), bias, meta=meta)
+    return calibrator, report

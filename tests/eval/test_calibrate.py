@@ -1,0 +1,68 @@
+"""Calibration: a logistic fit over draft signals, and threshold selection for a target precision."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firstlast.answerer.confidence import Calibrator
+from firstlast.errors import InvalidInput
+from firstlast.eval.calibrate import Sample, calibrate, load_results, threshold_for_precision
+
+
+def _samples(n: int = 400, seed: int = 1) -> list[Sample]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        dense = float(rng.uniform(0.1, 0.9))
+        correct = bool(rng.uniform() < dense)  # true probability of being right = dense_top
+        out.append(Sample({"dense_top": dense, "coverage": float(rng.uniform())}, correct, True, "synthetic"))
+    return out
+
+
+def test_fitted_calibrator_is_calibrated_and_ranks_by_the_informative_signal() -> None:
+    calibrator, report = calibrate(_samples())
+    assert report["cross_validated"]["ece"] < 0.08
+    assert report["cross_validated"]["auroc"] > 0.65
+    low = calibrator.probability({"dense_top": 0.2, "coverage": 0.5})
+    high = calibrator.probability({"dense_top": 0.8, "coverage": 0.5})
+    assert 0.1 < low < 0.35 and 0.65 < high < 0.9
+    assert abs(calibrator.weights["coverage"]) < calibrator.weights["dense_top"]
+
+
+def test_calibration_round_trips_through_json(tmp_path: Path) -> None:
+    calibrator, _ = calibrate(_samples(), target_precision=0.8)
+    path = tmp_path / "cal.json"
+    path.write_text(calibrator.to_json())
+    loaded = Calibrator.load(path)
+    signals = {"dense_top": 0.6, "coverage": 0.3}
+    assert loaded.probability(signals) == pytest.approx(calibrator.probability(signals))
+    assert 0 < float(loaded.meta["threshold"]) < 1  # type: ignore[arg-type]
+
+
+def test_threshold_for_precision_picks_the_lowest_qualifying_threshold() -> None:
+    conf = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    correct = [False, False, True, False, True, True]
+    threshold, precision, automation = threshold_for_precision(conf, correct, answerable=6, target=0.75)
+    assert threshold == 0.3 and precision == 0.75 and automation == pytest.approx(3 / 6)
+    assert threshold_for_precision(conf, [False] * 6, answerable=6, target=0.5) is None
+
+
+def test_load_results_reads_eval_rows_and_rejects_garbage(tmp_path: Path) -> None:
+    good = tmp_path / "results.jsonl"
+    rows = [
+        {"answerable": True, "gold": ["a"], "first_citation": "a", "signals": {"dense_top": 0.9}},
+        {"answerable": True, "gold": ["a"], "first_citation": "b", "signals": {"dense_top": 0.4}},
+        {"answerable": False, "gold": [], "first_citation": "a", "signals": {"dense_top": 0.3}},
+    ]
+    good.write_text("\n".join(json.dumps(r) for r in rows))
+    assert [s.correct_if_answered for s in load_results([good])] == [True, False, False]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"answerable": true}\nnot json')
+    with pytest.raises(InvalidInput, match="bad.jsonl:"):
+        load_results([bad])
+    with pytest.raises(InvalidInput, match="both correct and incorrect"):
+        calibrate([Sample({}, True, True, "x")] * 3)
