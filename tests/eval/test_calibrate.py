@@ -62,7 +62,7 @@ def test_load_results_reads_eval_rows_and_rejects_garbage(tmp_path: Path) -> Non
     assert [s.correct_if_answered for s in load_results([good])] == [True, False, False]
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"answerable": true}\nnot json')
-    with pytest.raises(InvalidInput, match="bad.jsonl:"):
+    with pytest.raises(InvalidInput, match=r"bad\.jsonl:"):
         load_results([bad])
     with pytest.raises(InvalidInput, match="both correct and incorrect"):
         calibrate([Sample({}, True, True, "x")] * 3)

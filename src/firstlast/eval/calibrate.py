@@ -114,8 +114,8 @@ def calibrate(
     report: dict[str, Any] = {
         "samples": len(y),
         "positives": int(y.sum()),
-        "in_sample": {"auroc": auroc(in_sample, labels), "ece": ece(in_sample, labels)},
-        "cross_validated": {"auroc": auroc(cross, labels), "ece": ece(cross, labels)},
+        "in_sample": {"auroc": auroc(in_sample.tolist(), labels), "ece": ece(in_sample.tolist(), labels)},
+        "cross_validated": {"auroc": auroc(cross.tolist(), labels), "ece": ece(cross.tolist(), labels)},
     }
     meta: dict[str, object] = {"fitted_on": sorted({s.group for s in samples}), "report": report}
     if target_precision is not None:
