@@ -42,7 +42,7 @@ def test_answer_handoff_learn_and_answer_paraphrase(services: Services, embedder
     client = TestClient(create_app(services))
     report = _upload_sample_kb(client)
     assert report["added"] == len(list(SAMPLE_KB.glob("*.md")))
-    threshold = services.settings.answer.threshold
+    threshold = services.bot.policy.threshold
 
     # 1. An answerable question: answered, cited, confident.
     conv, headers = _open(

@@ -1,0 +1,230 @@
+"""Extractive answers from the knowledge base's own sentences, and the confidence calibrator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from firstlast.answerer.brand_voice import VoiceProfile, load_voice_profile
+from firstlast.answerer.confidence import FEATURES, Calibrator, signals
+from firstlast.answerer.extractive import ExtractiveAnswerer, best_window, split_sentences
+from firstlast.config import Settings
+from firstlast.errors import ConfigError
+from firstlast.ingest.loaders import load_path
+from firstlast.types import Chunk, Hit, Question
+from firstlast.wiring import Services, build
+
+REPO = Path(__file__).resolve().parents[2]
+VOICE = REPO / "examples" / "voice.yaml"
+
+
+# -- sentences and windows ------------------------------------------------------------------------
+
+
+def test_split_sentences_splits_on_sentence_ends_lines_and_japanese_full_stops():
+    text = "First one. Second one!\n- item a\n- item b\n## Heading\nLast? 設定を開きます。保存します。"
+    assert split_sentences(text) == [
+        "First one.",
+        "Second one!",
+        "- item a",
+        "- item b",
+        "Heading",
+        "Last?",
+        "設定を開きます。",
+        "保存します。",
+    ]
+
+
+def test_split_sentences_drops_markup_only_pieces():
+    assert split_sentences("Intro.\n\n---\n| --- |\nNext line<br>continues.") == [
+        "Intro.",
+        "Next line continues.",
+    ]
+
+
+def test_best_window_picks_the_sentence_covering_the_question():
+    sentences = [
+        "Nimbus Notes has three plans.",
+        "Sync runs every few seconds.",
+        "Annual payments can be refunded within 14 days.",
+        "Invoices are in Settings.",
+    ]
+    assert best_window("Can annual payments be refunded?", sentences, size=1) == (2, 3)
+    start, end = best_window("Can annual payments be refunded?", sentences, size=3)
+    assert start <= 2 < end
+    assert end - start <= 3
+
+
+def test_best_window_prefers_fewer_sentences_for_the_same_coverage():
+    sentences = ["Refunds take 5-10 business days.", "Nothing relevant here.", "Or here."]
+    assert best_window("How many days do refunds take?", sentences, size=3) == (0, 1)
+
+
+def test_best_window_extends_a_lead_in_over_its_list_items():
+    sentences = ["To export your notes:", "1. Open Settings.", "2. Click Export.", "Unrelated closing words."]
+    assert best_window("How do I export notes?", sentences, size=3) == (0, 3)
+
+
+def test_best_window_does_not_stop_on_a_question_sentence():
+    sentences = ["Forgot your password?", "You can set a new one from the sign-in page.", "Other text."]
+    start, end = best_window("How do I reset my password?", sentences, size=3)
+    assert (start, end) == (0, 2)
+
+
+def test_best_window_of_no_sentences_is_empty():
+    assert best_window("anything", [], size=3) == (0, 0)
+
+
+# -- the answerer on the sample KB ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kb(minilm, tmp_path_factory) -> Services:
+    """The sample KB ingested once for this module's read-only tests (as `sample_services` does)."""
+    services = build(
+        Settings(data_dir=tmp_path_factory.mktemp("extractive") / "data", answer={"voice_profile": VOICE}),
+        embedder=minilm,
+    )
+    source, documents = load_path(REPO / "examples" / "sample_kb")
+    services.ingestor.ingest(documents, source=source)
+    return services
+
+
+@pytest.fixture(scope="module")
+def answerer() -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(load_voice_profile(VOICE), Calibrator.load(None), max_sentences=3)
+
+
+def test_answer_from_a_long_chunk_is_a_cited_extract_shorter_than_the_chunk(kb, answerer):
+    question = Question("How long do refunds take to appear?")
+    hits = kb.retriever.retrieve(question)
+    top = hits[0]
+    assert len(split_sentences(top.chunk.text)) > 3  # a long chunk: the extract must be a part of it
+
+    draft = answerer.answer(question, hits)
+
+    assert "5–10 business days" in draft.evidence
+    assert len(draft.evidence) < len(top.chunk.text)
+    assert draft.citations[0].doc_id == top.chunk.doc_id == "billing-refund-policy"
+    assert draft.citations[0].chunk_id == top.chunk.id
+    assert draft.citations[0].url == "https://help.nimbusnotes.example/articles/billing-refund-policy"
+    assert 0.0 <= draft.confidence <= 1.0
+    assert draft.text.startswith("Hi there!\n\n")
+    assert "5–10 business days" in draft.text
+    assert set(draft.signals) == set(FEATURES)
+
+
+def test_answer_to_how_do_i_question_contains_the_answer_not_just_the_lead_in(kb, answerer):
+    question = Question("How do I reset my password?")
+    draft = answerer.answer(question, kb.retriever.retrieve(question))
+    assert draft.citations[0].doc_id == "account-reset-password"
+    assert draft.evidence != "Forgot your password?"
+    assert "sign-in page" in draft.evidence
+
+
+def test_sms_answer_fits_the_channel_and_carries_the_link(kb, answerer):
+    question = Question("Can I get a refund if I bought Plus in the App Store?", channel="sms")
+    draft = answerer.answer(question, kb.retriever.retrieve(question))
+    assert len(draft.text) <= 320
+    assert draft.citations[0].url in draft.text
+
+
+def test_relevant_question_is_more_confident_than_an_off_topic_one(kb, answerer):
+    on_topic = Question("How long are deleted notes kept in the trash?")
+    off_topic = Question("What is the capital of Mongolia?")
+    assert answerer.answer(on_topic, kb.retriever.retrieve(on_topic)).confidence > 0.5
+    assert answerer.answer(off_topic, kb.retriever.retrieve(off_topic)).confidence < 0.5
+
+
+def test_no_hits_gives_a_draft_without_citations_or_text(answerer):
+    draft = answerer.answer(Question("How do I reset my password?"), [])
+    assert draft.citations == ()
+    assert draft.text == "" and draft.evidence == ""
+    assert 0.0 <= draft.confidence <= 1.0
+
+
+def test_max_sentences_must_be_positive():
+    with pytest.raises(ValueError, match="max_sentences must be > 0, got 0"):
+        ExtractiveAnswerer(VoiceProfile(), Calibrator.load(None), max_sentences=0)
+
+
+# -- calibrator -----------------------------------------------------------------------------------
+
+
+def test_default_calibration_is_shipped_and_valid():
+    calibrator = Calibrator.load(None)
+    assert set(calibrator.weights) <= set(FEATURES)
+    assert calibrator.weights["dense_top"] > 0
+    assert Calibrator.from_json(calibrator.to_json()) == calibrator
+
+
+def test_probability_is_monotone_in_dense_top():
+    calibrator = Calibrator.load(None)
+    base = dict.fromkeys(FEATURES, 0.0) | {"coverage": 0.5, "agreement": 1.0}
+    probs = [calibrator.probability(base | {"dense_top": x / 10}) for x in range(11)]
+    assert probs == sorted(probs)
+    assert probs[-1] > probs[0] + 0.5
+    assert all(0.0 <= p <= 1.0 for p in probs)
+
+
+def test_isotonic_table_maps_the_raw_probability():
+    calibrator = Calibrator({"dense_top": 10.0}, -5.0, iso_x=(0.0, 0.5, 1.0), iso_y=(0.1, 0.2, 0.9))
+    assert calibrator.probability({"dense_top": 0.5}) == pytest.approx(0.2)
+    assert calibrator.probability({"dense_top": 5.0}) == pytest.approx(0.9, abs=1e-3)
+
+
+def test_calibration_with_an_unknown_feature_is_a_config_error():
+    text = json.dumps({"weights": {"dense_top": 1.0, "vibes": 2.0}, "bias": 0.0})
+    with pytest.raises(ConfigError, match=r"mine\.json: .*unknown features \['vibes'\]"):
+        Calibrator.from_json(text, "mine.json")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{not json",
+        json.dumps({"bias": 0.0}),
+        json.dumps({"weights": {"dense_top": "high"}, "bias": 0}),
+        json.dumps({"weights": {}, "bias": 0, "isotonic": {"x": [0, 1], "y": [0]}}),
+    ],
+    ids=["bad-json", "no-weights", "non-numeric-weight", "isotonic-lengths"],
+)
+def test_invalid_calibration_file_is_a_config_error(text):
+    with pytest.raises(ConfigError, match="not a valid calibration file"):
+        Calibrator.from_json(text)
+
+
+def test_missing_calibration_file_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="calibration file not found"):
+        Calibrator.load(tmp_path / "nope.json")
+
+
+def test_calibration_file_round_trips_through_load(tmp_path):
+    path = tmp_path / "cal.json"
+    path.write_text(Calibrator({"coverage": 3.0}, -1.0, meta={"fitted_on": "test"}).to_json())
+    loaded = Calibrator.load(path)
+    assert (
+        loaded.weights == {"coverage": 3.0} and loaded.bias == -1.0 and loaded.meta == {"fitted_on": "test"}
+    )
+
+
+def test_signals_without_hits_are_zero_except_query_words():
+    sig = signals(Question("How do I reset my password?"), [], None)
+    assert sig["query_words"] > 0
+    assert all(v == 0.0 for k, v in sig.items() if k != "query_words")
+
+
+def test_signals_measure_agreement_and_coverage():
+    c1 = Chunk("refund#0", "refund", "Annual payments are refunded within 14 days.", "Refund policy")
+    c2 = Chunk("sync#0", "sync", "Sync runs whenever the app is open.", "Sync")
+    hits = [
+        Hit(c1, 0.03, dense_score=0.8, lexical_score=6.0, dense_rank=1, lexical_rank=1),
+        Hit(c2, 0.01, dense_score=0.3, dense_rank=2),
+    ]
+    sig = signals(Question("Are annual payments refunded?"), hits, hits[0])
+    assert sig["dense_top"] == pytest.approx(0.8)
+    assert sig["dense_margin"] == pytest.approx(0.5)
+    assert sig["agreement"] == 1.0 and sig["both_found"] == 1.0
+    assert sig["coverage"] == pytest.approx(1.0)

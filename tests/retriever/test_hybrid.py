@@ -1,0 +1,130 @@
+"""Hybrid retrieval: reciprocal rank fusion, and dense + BM25 over the real sample KB."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from firstlast.config import Settings
+from firstlast.ingest.loaders import load_path
+from firstlast.retriever.hybrid import HybridRetriever, fuse
+from firstlast.types import Chunk, Document, Question, Turn
+from firstlast.wiring import Services, build
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def chunk(cid: str) -> Chunk:
+    return Chunk(id=cid, doc_id=cid, text=f"text of {cid}", title=cid)
+
+
+# -- fuse -----------------------------------------------------------------------------------------
+
+
+def test_item_found_by_both_lists_outranks_items_found_by_one():
+    dense = [(chunk("a"), 0.9), (chunk("both"), 0.8)]
+    lexical = [(chunk("b"), 12.0), (chunk("both"), 7.0)]
+    hits = fuse(dense, lexical, k=3, rrf_k=60)
+    assert [h.chunk.id for h in hits] == ["both", "a", "b"]
+    assert hits[0].score == pytest.approx(2 / 62)
+
+
+def test_fuse_keeps_each_retrievers_rank_and_score():
+    dense = [(chunk("a"), 0.91), (chunk("both"), 0.55)]
+    lexical = [(chunk("both"), 7.5), (chunk("b"), 3.0)]
+    by_id = {h.chunk.id: h for h in fuse(dense, lexical, k=10)}
+    both = by_id["both"]
+    assert (both.dense_rank, both.dense_score, both.lexical_rank, both.lexical_score) == (2, 0.55, 1, 7.5)
+    assert (by_id["a"].lexical_rank, by_id["a"].lexical_score) == (None, None)
+    assert (by_id["b"].dense_rank, by_id["b"].dense_score) == (None, None)
+    assert by_id["a"].score == pytest.approx(1 / 61)
+
+
+def test_fuse_breaks_ties_by_dense_rank_and_cuts_to_k():
+    dense = [(chunk("d1"), 0.9), (chunk("d2"), 0.8)]
+    lexical = [(chunk("l1"), 9.0), (chunk("l2"), 8.0)]
+    hits = fuse(dense, lexical, k=3)
+    assert [h.chunk.id for h in hits] == ["d1", "l1", "d2"]
+    assert fuse([], [], k=5) == []
+
+
+# -- on the sample knowledge base -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kb(minilm, tmp_path_factory) -> Services:
+    """The sample KB ingested once for the read-only tests of this module (as `sample_services` does)."""
+    data_dir = tmp_path_factory.mktemp("hybrid") / "data"
+    services = build(
+        Settings(data_dir=data_dir, answer={"voice_profile": REPO / "examples" / "voice.yaml"}),
+        embedder=minilm,
+    )
+    source, documents = load_path(REPO / "examples" / "sample_kb")
+    services.ingestor.ingest(documents, source=source)
+    return services
+
+
+def top_docs(hits, n: int = 3) -> list[str]:
+    return [h.chunk.doc_id for h in hits[:n]]
+
+
+def test_paraphrased_refund_question_finds_the_refund_policy(kb):
+    hits = kb.retriever.retrieve(Question("How do I get my money back for a yearly plan?"))
+    assert "billing-refund-policy" in top_docs(hits)
+    assert len(hits) == kb.retriever.top_k
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert all(h.dense_rank is not None or h.lexical_rank is not None for h in hits)
+
+
+def test_k_overrides_top_k(kb):
+    assert len(kb.retriever.retrieve(Question("How do I export my notes?"), k=2)) == 2
+
+
+def test_follow_up_question_uses_the_earlier_customer_turn(kb):
+    history = (Turn("customer", "How do I get a refund?"), Turn("bot", "..."))
+    with_history = kb.retriever.retrieve(Question("How long does it take?", history=history))
+    without = kb.retriever.retrieve(Question("How long does it take?"))
+    assert with_history[0].chunk.doc_id == "billing-refund-policy"
+    assert "billing-refund-policy" not in top_docs(without)
+
+
+def test_bot_turns_are_not_added_to_the_query(kb):
+    history = (Turn("bot", "Refunds take 5-10 business days."),)
+    question = Question("How long does it take?", history=history)
+    assert kb.retriever.query_tokens(question) == kb.retriever.query_tokens(
+        Question("How long does it take?")
+    )
+
+
+def test_new_document_is_findable_by_a_unique_word_right_after_ingest(services):
+    services.ingestor.ingest(
+        [
+            Document("plans", "Plans", "Plus costs eight dollars a month."),
+            Document("sync", "Sync", "Sync runs whenever the app is open."),
+        ],
+        source="help",
+    )
+    question = Question("What is the zorblax widget?")
+    assert all(h.lexical_rank is None for h in services.retriever.retrieve(question))  # index built now
+
+    services.ingestor.ingest(
+        [Document("zorblax", "Widget", "The zorblax widget shows unread notes.")], source="help"
+    )
+
+    hits = services.retriever.retrieve(question)
+    assert hits[0].chunk.doc_id == "zorblax"
+    assert hits[0].lexical_rank == 1
+
+
+def test_empty_store_returns_no_hits(services):
+    assert services.retriever.retrieve(Question("anything")) == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [({"top_k": 0}, "top_k must be > 0, got 0"), ({"top_k": 10, "candidates": 5}, "got 5")],
+)
+def test_invalid_retriever_arguments_raise_value_error(services, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        HybridRetriever(services.store, services.embedder, **kwargs)
