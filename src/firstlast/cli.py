@@ -23,8 +23,8 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(help="Offline evaluation on labelled datasets.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
-console = Console()
-err = Console(stderr=True)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)  # an error stays on one line
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -172,6 +172,7 @@ def eval_run(
         list[Path] | None, typer.Option("--extra-questions", help="More questions, e.g. out-of-scope ones")
     ] = None,
     threshold: Annotated[float | None, typer.Option(help="Handoff threshold (default from settings)")] = None,
+    baselines: Annotated[bool, typer.Option(help="Also measure vanilla dense and BM25 baselines")] = True,
 ) -> None:
     """Ingest DATASET/kb.jsonl into a fresh store, ask every question, write metrics.json."""
     from firstlast.eval.runner import print_metrics, run_eval
@@ -185,9 +186,10 @@ def eval_run(
         threshold=threshold,
         base_settings=load_settings(),
         progress_console=err,
+        baselines=baselines,
     )
     print_metrics(metrics, console)
-    console.print(f"wrote {out / 'metrics.json'}")
+    console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
 
 
 @eval_app.command("calibrate")

@@ -65,9 +65,13 @@ def risk_coverage(rows: Sequence[Mapping[str, Any]]) -> list[tuple[float, float,
 
 
 def reliability(rows: Sequence[Mapping[str, Any]], bins: int = 10) -> list[tuple[float, float, float, int]]:
-    """(bin low, mean confidence, accuracy of "correct", count) per non-empty equal-width bin."""
+    """(bin low, mean confidence, fraction correct if answered, count) per non-empty equal-width bin.
+
+    Accuracy is of the draft (answerable and first citation gold), not of the sent reply: with the
+    sent reply every bin below the threshold would read 0 by construction, whatever the calibration.
+    """
     conf = np.asarray([float(r["confidence"]) for r in rows], dtype=float)
-    correct = np.asarray([bool(r["correct"]) for r in rows], dtype=float)
+    correct = np.asarray([_would_be_correct(r) for r in rows], dtype=float)
     idx = np.clip((conf * bins).astype(int), 0, bins - 1)
     out = []
     for b in range(bins):
@@ -131,7 +135,7 @@ def _reliability_chart(rows: Sequence[Mapping[str, Any]]) -> str:
         ax.bar(low, accuracy, width=0.1, align="edge", alpha=0.6, color="steelblue", edgecolor="white")
         ax.text(low + 0.05, accuracy + 0.02, str(count), ha="center", fontsize=8)
         ax.plot([mean_conf], [accuracy], marker="o", color="navy")
-    ax.set(xlabel="confidence", ylabel="fraction correct", xlim=(0, 1), ylim=(0, 1.1))
+    ax.set(xlabel="confidence", ylabel="fraction correct if answered", xlim=(0, 1), ylim=(0, 1.1))
     ax.set(title="Reliability (bar labels: questions per bin)")
     ax.legend(loc="upper left")
     return _png(fig)

@@ -21,8 +21,10 @@ from rich.table import Table
 
 from firstlast.config import Settings
 from firstlast.errors import InvalidInput
+from firstlast.eval.baselines import run_baselines
 from firstlast.eval.datasets import LabelledQuestion, load_questions
 from firstlast.eval.metrics import auroc, ece, percentile, recall_at, reciprocal_rank
+from firstlast.eval.report import write_report
 from firstlast.ingest.loaders import load_path
 from firstlast.types import Outcome
 
@@ -127,6 +129,7 @@ def run_eval(
     extra_files: Sequence[Path] = (),
     threshold: float | None = None,
     progress_console: Console | None = None,
+    baselines: bool = True,
 ) -> dict[str, Any]:
     from firstlast.wiring import build
 
@@ -165,11 +168,17 @@ def run_eval(
             if i % 25 == 0:
                 status.update(f"asked {i}/{len(items)} questions")
     metrics = compute_metrics(dataset_dir.name, results, chunk_docs, services.bot.policy.threshold)
+    if baselines:
+        with console.status("measuring baselines (vanilla dense, BM25) on the same data"):
+            measured = run_baselines(documents, items, services.embedder, out / "baselines")
+        metrics["baselines"] = {"dense": measured["vanilla_dense"], "bm25": measured["bm25_only"]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    rows = [r.row() for r in results]
     with (out / "results.jsonl").open("w") as fh:
-        for r in results:
-            fh.write(json.dumps(r.row(), ensure_ascii=False) + "\n")
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_report(out, metrics, rows)
     return metrics
 
 
@@ -184,4 +193,7 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
     for group in ("retrieval", "answers", "latency_ms"):
         for key, value in metrics[group].items():
             table.add_row(f"{group}.{key}", f"{value:.3f}" if isinstance(value, float) else str(value))
+    for name, values in metrics.get("baselines", {}).items():
+        for key in ("recall@1", "recall@5", "mrr@10", "auroc"):
+            table.add_row(f"baseline {name}.{key}", f"{values[key]:.3f}")
     console.print(table)
