@@ -61,6 +61,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
         top_k=r.top_k,
         candidates=r.candidates,
         rrf_k=r.rrf_k,
+        dense_weight=r.dense_weight,
         history_turns=r.history_turns,
         history_weight=r.history_weight,
     )

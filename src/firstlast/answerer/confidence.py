@@ -32,6 +32,7 @@ FEATURES = (
     "lexical_ratio",  # answering chunk's BM25 score over the query's maximum attainable, capped
     "query_words",  # log of the question's content-word count
     "has_history",  # 1 for follow-up questions
+    "lexical_only",  # 1 when dense retrieval was not used (e.g. CJK text with an English-only model)
 )
 
 
@@ -43,6 +44,7 @@ def signals(question: Question, hits: Sequence[Hit], answer_hit: Hit | None) -> 
     out["has_history"] = 1.0 if question.history else 0.0
     if not hits or answer_hit is None:
         return out
+    out["lexical_only"] = 0.0 if any(h.dense_score is not None for h in hits) else 1.0
     dense = sorted((h for h in hits if h.dense_score is not None), key=lambda h: h.dense_rank or 0)
     if dense:
         top = dense[0]

@@ -36,8 +36,14 @@ def split_sentences(text: str) -> list[str]:
 
 def best_window(question: str, sentences: Sequence[str], size: int) -> tuple[int, int]:
     """[start, end) of the window of at most ``size`` sentences that best covers the question."""
+    start, end, _ = scored_window(question, sentences, size)
+    return start, end
+
+
+def scored_window(question: str, sentences: Sequence[str], size: int) -> tuple[int, int, float]:
+    """Like :func:`best_window`, with the window's coverage score."""
     if not sentences:
-        return 0, 0
+        return 0, 0, -1.0
     q = content_words(question)
     sent_words = [content_words(s) for s in sentences]
     best, best_score = (0, min(size, len(sentences))), -1.0
@@ -54,7 +60,7 @@ def best_window(question: str, sentences: Sequence[str], size: int) -> tuple[int
     # A window ending on a question ("Forgot your password?") has its answer in the next sentence.
     while end < len(sentences) and end - start < size and sentences[end - 1].endswith(("?", "？")):
         end += 1
-    return start, end
+    return start, end, best_score
 
 
 class ExtractiveAnswerer:
@@ -74,11 +80,30 @@ class ExtractiveAnswerer:
         if not hits:
             sig = signals(question, hits, None)
             return Draft("", (), self._calibrator.probability(sig), "", sig)
-        top = hits[0]
-        sentences = split_sentences(top.chunk.text)
-        start, end = best_window(question.text, sentences, self._max_sentences)
-        evidence = " ".join(sentences[start:end]) or top.chunk.text.strip()
+        top, evidence = self._extract(question, hits)
         citation = Citation(top.chunk.doc_id, top.chunk.id, top.chunk.title, top.chunk.url)
         sig = signals(question, hits, top)
         text = self._voice.render(evidence, question.channel, link=top.chunk.url)
         return Draft(text, (citation,), self._calibrator.probability(sig), evidence, sig)
+
+    def _extract(self, question: Question, hits: Sequence[Hit]) -> tuple[Hit, str]:
+        """The best window among the top document's chunks in the first hits.
+
+        Retrieval decides the document; within it, the section that covers the question best
+        (its sentences, plus its heading at half weight) supplies the answer.
+        """
+        doc_id = hits[0].chunk.doc_id
+        words = content_words(question.text)
+        best: tuple[float, Hit, str] | None = None
+        for rank, hit in enumerate(hits[:5]):
+            if hit.chunk.doc_id != doc_id:
+                continue
+            sentences = split_sentences(hit.chunk.text)
+            start, end, score = scored_window(question.text, sentences, self._max_sentences)
+            heading = content_words(hit.chunk.section) & words
+            score += 0.5 * len(heading) / (len(words) or 1) - 0.03 * rank
+            evidence = " ".join(sentences[start:end]) or hit.chunk.text.strip()
+            if best is None or score > best[0]:
+                best = (score, hit, evidence)
+        assert best is not None  # hits[0] is always a candidate
+        return best[1], best[2]

@@ -22,6 +22,7 @@ class Embedder(Protocol):
 
     name: str
     dimension: int
+    multilingual: bool  # False: the model only understands English
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 
@@ -41,6 +42,7 @@ class MiniLMEmbedder:
 
     name = "minilm"
     dimension = 384
+    multilingual = False
 
     def __init__(self, batch_size: int = 64, model_path: Path | None = None) -> None:
         if batch_size <= 0:
@@ -89,6 +91,7 @@ class E5Embedder:
 
     name = "e5"
     dimension = 384
+    multilingual = True
 
     def __init__(self, batch_size: int = 64) -> None:
         if batch_size <= 0:

@@ -16,7 +16,7 @@ import numpy as np
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
 from firstlast.retriever.lexical import BM25Index
-from firstlast.retriever.text import tokenize
+from firstlast.retriever.text import has_cjk, tokenize
 from firstlast.types import Chunk, Hit, Question
 
 
@@ -39,6 +39,7 @@ class HybridRetriever:
         top_k: int = 8,
         candidates: int = 40,
         rrf_k: int = 60,
+        dense_weight: float = 0.5,
         history_turns: int = 2,
         history_weight: float = 0.5,
         refresh_seconds: float = 0.0,
@@ -52,6 +53,9 @@ class HybridRetriever:
         self.top_k = top_k
         self._candidates = candidates
         self._rrf_k = rrf_k
+        if dense_weight < 0:
+            raise ValueError(f"dense_weight must be >= 0, got {dense_weight}")
+        self._dense_weight = dense_weight
         self._history_turns = history_turns
         self._history_weight = history_weight
         self._refresh_seconds = refresh_seconds
@@ -100,9 +104,16 @@ class HybridRetriever:
         index = self.lexical_index()
         if len(index) == 0:
             return []
-        dense = self._store.dense_search(self.query_vector(question), self._candidates)
         lexical = index.search_tokens(self.query_tokens(question), self._candidates)
-        return fuse(dense, lexical, k=k, rrf_k=self._rrf_k)
+        weight = self.dense_weight_for(question)
+        dense = self._store.dense_search(self.query_vector(question), self._candidates) if weight else []
+        return fuse(dense, lexical, k=k, rrf_k=self._rrf_k, dense_weight=weight)
+
+    def dense_weight_for(self, question: Question) -> float:
+        """An English-only embedder cannot read CJK text: lexical n-grams alone rank it better."""
+        if has_cjk(question.text) and not getattr(self._embedder, "multilingual", False):
+            return 0.0
+        return self._dense_weight
 
 
 def fuse(
@@ -111,8 +122,12 @@ def fuse(
     *,
     k: int,
     rrf_k: int = 60,
+    dense_weight: float = 1.0,
 ) -> list[Hit]:
-    """Reciprocal rank fusion of two ranked lists; keeps each retriever's score and rank."""
+    """Weighted reciprocal rank fusion of two ranked lists; keeps each retriever's score and rank.
+
+    A hit scores ``dense_weight / (rrf_k + dense_rank) + 1 / (rrf_k + lexical_rank)``.
+    """
     table: dict[str, dict[str, object]] = {}
     for rank, (chunk, score) in enumerate(dense, start=1):
         table[chunk.id] = {"chunk": chunk, "dense_score": score, "dense_rank": rank}
@@ -122,11 +137,11 @@ def fuse(
         entry["lexical_rank"] = rank
     hits = []
     for entry in table.values():
-        fused = sum(
-            1.0 / (rrf_k + int(entry[key]))  # type: ignore[call-overload]
-            for key in ("dense_rank", "lexical_rank")
-            if key in entry
-        )
+        fused = 0.0
+        if "dense_rank" in entry:
+            fused += dense_weight / (rrf_k + int(entry["dense_rank"]))  # type: ignore[call-overload]
+        if "lexical_rank" in entry:
+            fused += 1.0 / (rrf_k + int(entry["lexical_rank"]))  # type: ignore[call-overload]
         hits.append(
             Hit(
                 chunk=entry["chunk"],  # type: ignore[arg-type]

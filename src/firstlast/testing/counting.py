@@ -16,6 +16,7 @@ class CountingEmbedder:
         self.inner = inner
         self.name = inner.name
         self.dimension = inner.dimension
+        self.multilingual = inner.multilingual
         self.documents_embedded = 0
         self.queries_embedded = 0
 
