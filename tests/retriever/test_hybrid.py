@@ -128,3 +128,32 @@ def test_empty_store_returns_no_hits(services):
 def test_invalid_retriever_arguments_raise_value_error(services, kwargs, message):
     with pytest.raises(ValueError, match=message):
         HybridRetriever(services.store, services.embedder, **kwargs)
+
+
+def test_dense_weight_shifts_fusion_towards_the_lexical_ranking():
+    a, b = chunk("a"), chunk("b")
+    dense = [(a, 0.9), (b, 0.8)]
+    lexical = [(b, 5.0), (a, 1.0)]
+    assert [h.chunk.id for h in fuse(dense, lexical, k=2, dense_weight=2.0)] == ["a", "b"]
+    assert [h.chunk.id for h in fuse(dense, lexical, k=2, dense_weight=0.5)] == ["b", "a"]
+
+
+def test_japanese_question_skips_an_english_only_dense_model(services):
+    services.ingestor.ingest(
+        [
+            Document(
+                "ja1",
+                "マイナンバーカードの再発行",
+                "マイナンバーカードを紛失した場合は市民課で再発行の手続きをしてください。",
+            ),
+            Document("ja2", "ごみの出し方", "燃えるごみは月曜日と木曜日に出してください。"),
+            Document("en1", "Recycling", "Put paper and cans out on Tuesdays."),
+        ],
+        source="ja",
+    )
+    question = Question("マイナンバーカードを失くしました。どうすればいいですか？")
+    assert services.retriever.dense_weight_for(question) == 0.0
+    hits = services.retriever.retrieve(question)
+    assert hits[0].chunk.doc_id == "ja1"
+    assert all(h.dense_score is None for h in hits)  # no MiniLM guesses mixed in
+    assert services.retriever.dense_weight_for(Question("When is recycling collected?")) == 0.5
