@@ -84,7 +84,9 @@ def main() -> None:
                     for i, v in score.items():
                         per_doc.setdefault(chunk_docs[i], []).append(v)
                     agg = {d: sum(sorted(v, reverse=True)[:2]) for d, v in per_doc.items()}
-                    variants.setdefault(f"rrf wd={wd} doc-sum2", []).append(sorted(agg, key=lambda d: -agg[d]))
+                    variants.setdefault(f"rrf wd={wd} doc-sum2", []).append(
+                        sorted(agg, key=lambda d: -agg[d])
+                    )
                     # document-level ranks first, then fuse
                     d_docs = ranked_docs(d_order, chunk_docs)[:40]
                     l_docs = ranked_docs(l_order, chunk_docs)[:40]
@@ -93,7 +95,9 @@ def main() -> None:
                         fused[d] = fused.get(d, 0) + wd / (k + r)
                     for r, d in enumerate(l_docs, 1):
                         fused[d] = fused.get(d, 0) + 1.0 / (k + r)
-                    variants.setdefault(f"rrf wd={wd} doc-ranks", []).append(sorted(fused, key=lambda d: -fused[d]))
+                    variants.setdefault(f"rrf wd={wd} doc-ranks", []).append(
+                        sorted(fused, key=lambda d: -fused[d])
+                    )
         print(f"\n{name} ({len(items)} answerable, {len(chunks)} chunks, {args.backend})")
         print(f"{'variant':<22} {'r@1':>6} {'r@5':>6} {'mrr':>6}")
         for label, runs in variants.items():

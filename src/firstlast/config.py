@@ -42,6 +42,7 @@ class RetrievalSettings(BaseModel):
     candidates: int = Field(40, gt=0, le=500)  # per retriever, before fusion
     rrf_k: int = Field(60, gt=0)
     dense_weight: float = Field(0.5, ge=0, le=4)  # weight of the dense ranking in RRF (lexical = 1)
+    dense_weight_cjk: float = Field(1.0, ge=0, le=4)  # for CJK questions, with a multilingual model
     history_turns: int = Field(2, ge=0, le=10)  # earlier customer turns added to the query
     history_weight: float = Field(0.5, ge=0, le=1)
 

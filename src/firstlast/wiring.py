@@ -62,6 +62,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
         candidates=r.candidates,
         rrf_k=r.rrf_k,
         dense_weight=r.dense_weight,
+        dense_weight_cjk=r.dense_weight_cjk,
         history_turns=r.history_turns,
         history_weight=r.history_weight,
     )

@@ -160,13 +160,24 @@ def test_default_calibration_is_shipped_and_valid():
     assert Calibrator.from_json(calibrator.to_json()) == calibrator
 
 
-def test_probability_is_monotone_in_dense_top():
+def test_shipped_calibration_rises_with_retrieval_evidence():
     calibrator = Calibrator.load(None)
-    base = dict.fromkeys(FEATURES, 0.0) | {"coverage": 0.5, "agreement": 1.0}
-    probs = [calibrator.probability(base | {"dense_top": x / 10}) for x in range(11)]
+    base = dict.fromkeys(FEATURES, 0.0) | {
+        "coverage": 0.8,
+        "agreement": 1.0,
+        "both_found": 1.0,
+        "lexical_ratio": 0.3,
+        "query_words": 1.6,
+    }
+    probs = [
+        calibrator.probability(base | {"dense_top": x / 10, "answer_dense": x / 10, "dense_margin": x / 40})
+        for x in range(11)
+    ]
     assert probs == sorted(probs)
     assert probs[-1] > probs[0] + 0.5
     assert all(0.0 <= p <= 1.0 for p in probs)
+    nothing_matches = dict.fromkeys(FEATURES, 0.0) | {"dense_top": 0.2, "answer_dense": 0.2}
+    assert calibrator.probability(nothing_matches) < 0.05
 
 
 def test_isotonic_table_maps_the_raw_probability():

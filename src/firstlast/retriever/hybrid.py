@@ -40,6 +40,7 @@ class HybridRetriever:
         candidates: int = 40,
         rrf_k: int = 60,
         dense_weight: float = 0.5,
+        dense_weight_cjk: float = 1.0,
         history_turns: int = 2,
         history_weight: float = 0.5,
         refresh_seconds: float = 0.0,
@@ -56,6 +57,7 @@ class HybridRetriever:
         if dense_weight < 0:
             raise ValueError(f"dense_weight must be >= 0, got {dense_weight}")
         self._dense_weight = dense_weight
+        self._dense_weight_cjk = dense_weight_cjk
         self._history_turns = history_turns
         self._history_weight = history_weight
         self._refresh_seconds = refresh_seconds
@@ -110,9 +112,14 @@ class HybridRetriever:
         return fuse(dense, lexical, k=k, rrf_k=self._rrf_k, dense_weight=weight)
 
     def dense_weight_for(self, question: Question) -> float:
-        """An English-only embedder cannot read CJK text: lexical n-grams alone rank it better."""
-        if has_cjk(question.text) and not getattr(self._embedder, "multilingual", False):
-            return 0.0
+        """The dense ranking's weight in the fusion, by the question's script.
+
+        An English-only embedder cannot read CJK text, so lexical n-grams rank it alone; with a
+        multilingual embedder, dense ranking is the stronger signal for CJK (character bigrams are a
+        weaker lexical match than words), so it gets more weight there.
+        """
+        if has_cjk(question.text):
+            return self._dense_weight_cjk if getattr(self._embedder, "multilingual", False) else 0.0
         return self._dense_weight
 
 
