@@ -192,6 +192,26 @@ def eval_run(
     console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")
 
 
+@eval_app.command("learning")
+@one_line_errors
+def eval_learning(
+    dataset: Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")],
+    out: Annotated[Path, typer.Option(help="Output folder (a fresh store is built here)")],
+    questions: Annotated[
+        Path | None, typer.Option(help="Questions file (default DATASET/questions.jsonl)")
+    ] = None,
+) -> None:
+    """Simulate learn-once: remove a document, hand off, learn the agent's answer, ask again."""
+    from firstlast.eval.learning import run_learning_eval
+
+    _quiet_libraries()
+    metrics = run_learning_eval(
+        dataset, out, base_settings=load_settings(), questions_file=questions, console=err
+    )
+    console.print_json(data=metrics)
+    console.print(f"wrote {out / 'learning.json'}")
+
+
 @eval_app.command("calibrate")
 @one_line_errors
 def eval_calibrate(

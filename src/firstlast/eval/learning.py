@@ -1,0 +1,125 @@
+"""``firstlast eval learning``: the learn-once loop simulated on labelled data.
+
+For every gold document with two or more questions: the document is removed from the knowledge base,
+its first question is asked (a person should be needed), a simulated agent answers with that
+question's ``gold_answer``, the answer is approved through the learning service (the same path as
+the API), and the document's other questions are asked again. ``learn_once_rate`` is the share of
+those later questions answered from the learned entry; ``false_learn_rate`` the share of all
+questions of *other* documents that cite a learned entry.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from firstlast.config import Settings
+from firstlast.errors import InvalidInput
+from firstlast.eval.datasets import LabelledQuestion, load_questions
+from firstlast.ingest.loaders import load_path
+from firstlast.types import Outcome
+
+
+def _cited(outcome: Outcome) -> str:
+    draft = outcome.draft
+    return draft.citations[0].doc_id if draft and draft.citations and not outcome.decision.handed_off else ""
+
+
+def learnable_groups(items: Sequence[LabelledQuestion]) -> dict[str, list[LabelledQuestion]]:
+    """Answerable single-gold questions with a gold answer, grouped by document (2+ per group)."""
+    groups: dict[str, list[LabelledQuestion]] = defaultdict(list)
+    for item in items:
+        if item.answerable and len(item.gold_doc_ids) == 1 and item.gold_answer:
+            groups[next(iter(item.gold_doc_ids))].append(item)
+    return {doc: qs for doc, qs in groups.items() if len(qs) >= 2}
+
+
+def run_learning_eval(
+    dataset_dir: Path,
+    out: Path,
+    *,
+    base_settings: Settings,
+    questions_file: Path | None = None,
+    console: Console | None = None,
+) -> dict[str, Any]:
+    from firstlast.wiring import build
+
+    items = load_questions(questions_file or dataset_dir / "questions.jsonl")
+    groups = learnable_groups(items)
+    if not groups:
+        raise InvalidInput("no gold document has two or more answerable questions with gold answers")
+    store_dir = out / "store"
+    if store_dir.exists():
+        shutil.rmtree(store_dir)
+    settings = base_settings.model_copy(
+        update={
+            "data_dir": store_dir,
+            "database_url": None,
+            "chroma": base_settings.chroma.model_copy(update={"mode": "embedded"}),
+        }
+    )
+    services = build(settings)
+    source, documents = load_path(dataset_dir / "kb.jsonl")
+    services.ingestor.ingest([d for d in documents if d.id not in groups], source=source)
+    console = console or Console(stderr=True)
+
+    first_handed_off = later_total = later_learned = later_handed_before = later_handed_after = 0
+    learned_docs: dict[str, str] = {}  # learned doc id -> the gold doc it stands for
+    rows = []
+    with console.status(f"learning {len(groups)} documents") as status:
+        # Before: every question of the removed documents, nothing learned yet.
+        before = {item.id: services.bot.ask(item.question) for qs in groups.values() for item in qs}
+        for n, (doc_id, qs) in enumerate(groups.items(), start=1):
+            first, later = qs[0], qs[1:]
+            first_handed_off += before[first.id].decision.handed_off
+            suggestion = services.learning.suggest(
+                first.question.text, first.gold_answer or "", agent="simulated-agent"
+            )
+            approved = services.learning.approve(suggestion.id, approver="simulated-lead")
+            learned_docs[approved.learned_doc_id or ""] = doc_id
+            for item in later:
+                outcome = services.bot.ask(item.question)
+                ok = _cited(outcome) == approved.learned_doc_id
+                later_total += 1
+                later_learned += ok
+                later_handed_before += before[item.id].decision.handed_off
+                later_handed_after += outcome.decision.handed_off
+                rows.append(
+                    {
+                        "doc": doc_id,
+                        "question": item.question.text,
+                        "learned": ok,
+                        "cited": _cited(outcome),
+                        "handed_off": outcome.decision.handed_off,
+                    }
+                )
+            status.update(f"learned {n}/{len(groups)} documents")
+        # False learning: every question of the dataset asked again; a learned entry cited for a
+        # question whose gold document is another one is knowledge applied where it does not belong.
+        false = asked = 0
+        for item in items:
+            cited = _cited(services.bot.ask(item.question))
+            asked += 1
+            if cited in learned_docs and learned_docs[cited] not in item.gold_doc_ids:
+                false += 1
+    metrics = {
+        "dataset": dataset_dir.name,
+        "documents_learned": len(groups),
+        "first_questions_handed_off": first_handed_off / len(groups),
+        "later_questions": later_total,
+        "learn_once_rate": later_learned / max(later_total, 1),
+        "false_learn_rate": false / max(asked, 1),
+        "needed_a_person": {"before": later_handed_before, "after": later_handed_after},
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "learning.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    with (out / "learning_rows.jsonl").open("w") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return metrics
