@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import bm25s
@@ -9,6 +10,10 @@ import numpy as np
 
 from firstlast.retriever.text import tokenize
 from firstlast.types import Chunk
+
+# bm25s sets its own logger to DEBUG on import, which floods every application log with
+# "Building index from tokens"; restore the default so the application's configuration decides.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 def index_text(chunk: Chunk) -> str:
