@@ -236,3 +236,7 @@ def eval_calibrate(
 
 def main() -> None:  # pragma: no cover
     app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

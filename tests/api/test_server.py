@@ -1,0 +1,81 @@
+"""The real server: `firstlast serve` under uvicorn on 127.0.0.1, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    env = {
+        **os.environ,
+        "FIRSTLAST_DATA_DIR": str(tmp_path / "data"),
+        "FIRSTLAST_ANSWER__VOICE_PROFILE": str(REPO / "examples" / "voice.yaml"),
+        "FIRSTLAST_API__WIDGET_KEYS": '["it-widget"]',
+        "FIRSTLAST_API__AGENT_KEYS": '["it-agent"]',
+        "FIRSTLAST_API__ADMIN_KEYS": '["it-admin"]',
+    }
+    cli = [sys.executable, "-m", "firstlast.cli"]
+    subprocess.run(
+        [*cli, "ingest", str(REPO / "examples" / "sample_kb")], env=env, check=True, capture_output=True
+    )
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.3)
+            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
+        else:
+            pytest.fail("server did not come up within 60 s")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.integration
+def test_served_api_answers_and_hands_off_over_real_http(server: str) -> None:
+    with httpx.Client(base_url=server, timeout=30) as http:
+        assert http.get("/healthz").json()["chunks"] > 0
+        widget = {"Authorization": "Bearer it-widget"}
+        conv = http.post("/v1/conversations", headers=widget, json={"channel": "sms"}).json()
+        headers = {**widget, "X-Conversation-Token": conv["token"]}
+        reply = http.post(
+            f"/v1/conversations/{conv['id']}/messages",
+            headers=headers,
+            json={"text": "How do I turn on two-factor authentication?"},
+        ).json()
+        assert reply["decision"] == "answer"
+        assert len(reply["reply"]["text"]) <= 320  # the SMS limit of the voice profile
+        human = http.post(
+            f"/v1/conversations/{conv['id']}/messages", headers=headers, json={"text": "talk to a human"}
+        ).json()
+        assert human["reason"] == "customer_request"
+        open_handoffs = http.get("/v1/handoffs?status=open", headers={"Authorization": "Bearer it-agent"})
+        assert [h["id"] for h in open_handoffs.json()] == [human["handoff_id"]]
+        assert http.get("/v1/knowledge", headers=widget).status_code == 403
