@@ -22,8 +22,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    tmp_path = tmp_path_factory.mktemp("server")
     env = {
         **os.environ,
         "FIRSTLAST_DATA_DIR": str(tmp_path / "data"),
@@ -79,3 +80,33 @@ def test_served_api_answers_and_hands_off_over_real_http(server: str) -> None:
         open_handoffs = http.get("/v1/handoffs?status=open", headers={"Authorization": "Bearer it-agent"})
         assert [h["id"] for h in open_handoffs.json()] == [human["handoff_id"]]
         assert http.get("/v1/knowledge", headers=widget).status_code == 403
+
+
+def _parse_sse(lines: list[str]) -> list[tuple[str, dict]]:
+    import json
+
+    events, event = [], ""
+    for line in lines:
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            events.append((event, json.loads(line[6:])))
+    return events
+
+
+@pytest.mark.integration
+def test_reply_streams_as_server_sent_events(server: str) -> None:
+    widget = {"Authorization": "Bearer it-widget"}
+    with httpx.Client(base_url=server, timeout=30) as http:
+        conv = http.post("/v1/conversations", headers=widget, json={}).json()
+        headers = {**widget, "X-Conversation-Token": conv["token"], "Accept": "text/event-stream"}
+        body = {"text": "How can I restore a note I deleted?"}
+        with http.stream("POST", f"/v1/conversations/{conv['id']}/messages", headers=headers, json=body) as r:
+            assert r.status_code == 200
+            assert r.headers["content-type"].startswith("text/event-stream")
+            events = _parse_sse(list(r.iter_lines()))
+    kinds = [kind for kind, _ in events]
+    assert kinds[-1] == "final" and kinds.count("final") == 1 and kinds.count("delta") >= 2
+    final = events[-1][1]
+    assert final["decision"] == "answer" and final["citations"] and 0 <= final["confidence"] <= 1
+    assert "".join(data["text"] for kind, data in events if kind == "delta") == final["reply"]["text"]

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, status
+from fastapi.responses import StreamingResponse
 
 from firstlast.api.deps import CallerScope, ServicesDep
 from firstlast.api.schemas import (
@@ -47,19 +51,26 @@ def read_conversation(
     return ConversationOut.of(services.desk.conversation(conversation_id))
 
 
-@router.post("/{conversation_id}/messages", response_model=ReplyOut)
+@router.post(
+    "/{conversation_id}/messages",
+    response_model=ReplyOut,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when asked"}},
+)
 def send_message(
     conversation_id: str,
     body: MessageCreate,
     services: ServicesDep,
     scope: CallerScope,
     x_conversation_token: TokenHeader = None,
-) -> ReplyOut:
+    accept: Annotated[str | None, Header()] = None,
+) -> ReplyOut | StreamingResponse:
+    """Send the customer's message; the reply comes as JSON, or as server-sent events when the
+    request says ``Accept: text/event-stream`` (``delta`` events with text, then one ``final``)."""
     _authorize(services, scope, conversation_id, x_conversation_token)
     context = body.context.model_dump(exclude_none=True) if body.context else None
     posted = services.desk.post(conversation_id, body.text, context)
     reply = posted.reply
-    return ReplyOut(
+    out = ReplyOut(
         conversation_id=posted.conversation_id,
         message=MessageOut.of(posted.customer_message),
         reply=MessageOut.of(reply) if reply else None,
@@ -69,3 +80,25 @@ def send_message(
         citations=[CitationOut.of(c) for c in reply.citations] if reply else [],
         handoff_id=posted.handoff_id,
     )
+    if accept and "text/event-stream" in accept:
+        return StreamingResponse(
+            _events(out), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+    return out
+
+
+def _sse(event: str, data: dict[str, object]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _events(out: ReplyOut) -> Iterator[str]:
+    """The reply as text deltas (sentence by sentence for extractive replies), then the final event.
+
+    The widget has one code path: it appends ``delta`` texts and renders the ``final`` metadata.
+    """
+    text = out.reply.text if out.reply else ""
+    for piece in re.split(r"(?<=[.!?。！？\n])(?=\s)", text):
+        if piece:
+            yield _sse("delta", {"text": piece})
+    final = out.model_dump(mode="json")
+    yield _sse("final", final)
