@@ -8,12 +8,12 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# Development-only keys for `make run`; set your own secrets in production.
-export FIRSTLAST_DATA_DIR ?= data
-export FIRSTLAST_ANSWER__VOICE_PROFILE ?= examples/voice.yaml
-export FIRSTLAST_API__WIDGET_KEYS ?= ["dev-widget-key"]
-export FIRSTLAST_API__AGENT_KEYS ?= ["dev-agent-key"]
-export FIRSTLAST_API__ADMIN_KEYS ?= ["dev-admin-key"]
+# Development-only settings for `make run` (not exported to tests); set your own secrets in production.
+RUN_ENV = FIRSTLAST_DATA_DIR=$${FIRSTLAST_DATA_DIR:-data} \
+  FIRSTLAST_ANSWER__VOICE_PROFILE=$${FIRSTLAST_ANSWER__VOICE_PROFILE:-examples/voice.yaml} \
+  FIRSTLAST_API__WIDGET_KEYS=$${FIRSTLAST_API__WIDGET_KEYS:-'["dev-widget-key"]'} \
+  FIRSTLAST_API__AGENT_KEYS=$${FIRSTLAST_API__AGENT_KEYS:-'["dev-agent-key"]'} \
+  FIRSTLAST_API__ADMIN_KEYS=$${FIRSTLAST_API__ADMIN_KEYS:-'["dev-admin-key"]'}
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
@@ -28,8 +28,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/firstlast ingest examples/sample_kb --prune
-	$(BIN)/firstlast serve --host $(HOST) --port $(PORT)
+	$(RUN_ENV) $(BIN)/firstlast ingest examples/sample_kb --prune
+	$(RUN_ENV) $(BIN)/firstlast serve --host $(HOST) --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

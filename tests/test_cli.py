@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,9 @@ SAMPLE_KB = REPO / "examples" / "sample_kb"
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for key in list(os.environ):
+        if key.startswith("FIRSTLAST_"):
+            monkeypatch.delenv(key)
     monkeypatch.setenv("FIRSTLAST_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FIRSTLAST_ANSWER__VOICE_PROFILE", str(REPO / "examples" / "voice.yaml"))
     return tmp_path
