@@ -157,7 +157,9 @@ def serve(
     settings = _settings(data_dir)
     if not (settings.api.widget_keys or settings.api.agent_keys or settings.api.admin_keys):
         raise ConfigError("no API keys configured; set FIRSTLAST_API__WIDGET_KEYS / AGENT_KEYS / ADMIN_KEYS")
-    uvicorn.run(create_app(build(settings)), host=host, port=port, log_level="info")
+    services = build(settings)
+    services.retriever.lexical_index()  # build BM25 now, not while the first customer waits
+    uvicorn.run(create_app(services), host=host, port=port, log_level="info")
 
 
 @eval_app.command("run")
