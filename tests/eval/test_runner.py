@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,9 @@ from typer.testing import CliRunner
 
 from firstlast.cli import app
 
-EVALDATA = Path(__file__).resolve().parents[3] / "shared" / "evaldata"
+EVALDATA = Path(
+    os.environ.get("FIRSTLAST_EVALDATA", Path(__file__).resolve().parents[3] / "shared" / "evaldata")
+)
 KEYS = {
     "dataset",
     "questions",
@@ -127,6 +130,7 @@ def test_eval_run_bad_dataset_is_one_line_and_exit_1(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not EVALDATA.is_dir(), reason=f"shared evaluation data not found at {EVALDATA}")
 def test_eval_run_on_real_emanual_dev_with_out_of_scope_traffic(tmp_path: Path) -> None:
     subset = _write_jsonl(
         tmp_path / "q.jsonl",
