@@ -102,6 +102,8 @@ class Draft:
 class HandoffReason(StrEnum):
     LOW_CONFIDENCE = "low_confidence"
     CUSTOMER_REQUEST = "customer_request"
+    FRUSTRATION = "frustration"
+    REPETITION = "repetition"
     NO_KNOWLEDGE = "no_knowledge"
     ANSWER_ERROR = "answer_error"
 

@@ -17,6 +17,7 @@ from firstlast.config import Settings
 from firstlast.db import Database
 from firstlast.handoff.desk import SupportDesk
 from firstlast.handoff.policy import HandoffPolicy
+from firstlast.handoff.sentiment import FrustrationDetector
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.service import LearningService
@@ -72,7 +73,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
     threshold = settings.answer.threshold
     if threshold is None:
         threshold = float(calibrator.meta.get("threshold", 0.5))  # type: ignore[arg-type]
-    policy = HandoffPolicy(threshold)
+    policy = HandoffPolicy(threshold, frustrated=FrustrationDetector())
     bot = Bot(retriever, answerer, policy, voice)
     db = Database(settings.sql_url)
     learning = LearningService(db, ingestor)

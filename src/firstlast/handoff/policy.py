@@ -6,8 +6,11 @@ It never raises; every decision carries a reason so the agent (and the metrics) 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
+from firstlast.retriever.text import content_words
 from firstlast.types import Decision, Draft, HandoffReason, Question
 
 # Asking for a person, in the languages the product supports (en, ja, ko).
@@ -37,6 +40,8 @@ class HandoffPolicy:
     """
 
     threshold: float = 0.5
+    frustrated: Callable[[str], bool] | None = None  # e.g. FrustrationDetector()
+    repeat_similarity: float = 0.6  # content-word Jaccard that counts as asking the same again
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -45,6 +50,12 @@ class HandoffPolicy:
     def decide(self, question: Question, draft: Draft | None, error: str = "") -> Decision:
         if asks_for_person(question.text):
             return Decision("handoff", HandoffReason.CUSTOMER_REQUEST, "customer asked for a person")
+        if self.frustrated is not None and self.frustrated(question.text):
+            return Decision("handoff", HandoffReason.FRUSTRATION, "the customer sounds frustrated")
+        if self.repeats_after_bot_reply(question):
+            return Decision(
+                "handoff", HandoffReason.REPETITION, "the customer asked the same again after a bot reply"
+            )
         if draft is None:
             return Decision("handoff", HandoffReason.ANSWER_ERROR, error or "the answer path failed")
         if not draft.citations or not draft.text.strip():
@@ -56,3 +67,15 @@ class HandoffPolicy:
                 f"confidence {draft.confidence:.2f} below threshold {self.threshold:.2f}",
             )
         return Decision("answer")
+
+    def repeats_after_bot_reply(self, question: Question) -> bool:
+        """The question restates an earlier one that the bot already replied to: it did not help."""
+        words = content_words(question.text)
+        if len(words) < 2:
+            return False
+        for earlier, reply in pairwise(question.history):
+            if earlier.role == "customer" and reply.role == "bot":
+                other = content_words(earlier.text)
+                if other and len(words & other) / len(words | other) >= self.repeat_similarity:
+                    return True
+        return False
