@@ -73,7 +73,9 @@ def test_paraphrased_refund_question_finds_the_refund_policy(kb):
     hits = kb.retriever.retrieve(Question("How do I get my money back for a yearly plan?"))
     assert "billing-refund-policy" in top_docs(hits)
     assert len(hits) == kb.retriever.top_k
-    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    head = hits[:5]
+    assert [h.score for h in head] == sorted((h.score for h in head), reverse=True)
+    assert len({h.chunk.doc_id for h in head}) == 5  # the head is diversified across documents
     assert all(h.dense_rank is not None or h.lexical_rank is not None for h in hits)
 
 
@@ -157,3 +159,15 @@ def test_japanese_question_skips_an_english_only_dense_model(services):
     assert hits[0].chunk.doc_id == "ja1"
     assert all(h.dense_score is None for h in hits)  # no MiniLM guesses mixed in
     assert services.retriever.dense_weight_for(Question("When is recycling collected?")) == 0.5
+
+
+def test_diversify_moves_extra_chunks_of_a_document_after_the_head():
+    from firstlast.retriever.hybrid import diversify
+    from firstlast.types import Hit
+
+    def hit(cid: str, doc: str, score: float) -> Hit:
+        return Hit(Chunk(id=cid, doc_id=doc, text="t", title=doc), score)
+
+    hits = [hit("a1", "A", 0.9), hit("a2", "A", 0.8), hit("b1", "B", 0.7), hit("c1", "C", 0.6)]
+    assert [h.chunk.id for h in diversify(hits, head=2)] == ["a1", "b1", "a2", "c1"]
+    assert [h.chunk.id for h in diversify(hits, head=5)] == ["a1", "b1", "c1", "a2"]

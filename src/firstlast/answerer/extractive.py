@@ -95,7 +95,7 @@ class ExtractiveAnswerer:
         doc_id = hits[0].chunk.doc_id
         words = content_words(question.text)
         best: tuple[float, Hit, str] | None = None
-        for rank, hit in enumerate(hits[:5]):
+        for rank, hit in enumerate(hits):
             if hit.chunk.doc_id != doc_id:
                 continue
             sentences = split_sentences(hit.chunk.text)

@@ -160,4 +160,22 @@ def fuse(
             )
         )
     hits.sort(key=lambda h: (-h.score, h.dense_rank or 10**9))
-    return hits[:k]
+    return diversify(hits, head=min(5, k))[:k]
+
+
+def diversify(hits: list[Hit], head: int = 5) -> list[Hit]:
+    """Reorder so the first ``head`` hits come from different documents where possible.
+
+    Several chunks of one long document otherwise crowd out the next-best documents; the extra
+    chunks keep their order right after the head, where the answerer still sees them.
+    """
+    firsts: list[Hit] = []
+    extras: list[Hit] = []
+    seen: set[str] = set()
+    for hit in hits:
+        if hit.chunk.doc_id in seen or len(firsts) >= head:
+            extras.append(hit)
+        else:
+            seen.add(hit.chunk.doc_id)
+            firsts.append(hit)
+    return firsts + extras
