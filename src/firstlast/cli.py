@@ -162,14 +162,19 @@ def serve(
     uvicorn.run(create_app(services), host=host, port=port, log_level="info")
 
 
+DatasetOption = Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")]
+OutOption = Annotated[Path, typer.Option(help="Output folder (a fresh store is built here)")]
+QuestionsOption = Annotated[
+    Path | None, typer.Option(help="Questions file (default DATASET/questions.jsonl)")
+]
+
+
 @eval_app.command("run")
 @one_line_errors
 def eval_run(
-    dataset: Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")],
-    out: Annotated[Path, typer.Option(help="Output folder (a fresh store is built here)")],
-    questions: Annotated[
-        Path | None, typer.Option(help="Questions file (default DATASET/questions.jsonl)")
-    ] = None,
+    dataset: DatasetOption,
+    out: OutOption,
+    questions: QuestionsOption = None,
     extra_questions: Annotated[
         list[Path] | None, typer.Option("--extra-questions", help="More questions, e.g. out-of-scope ones")
     ] = None,
@@ -197,11 +202,9 @@ def eval_run(
 @eval_app.command("learning")
 @one_line_errors
 def eval_learning(
-    dataset: Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")],
-    out: Annotated[Path, typer.Option(help="Output folder (a fresh store is built here)")],
-    questions: Annotated[
-        Path | None, typer.Option(help="Questions file (default DATASET/questions.jsonl)")
-    ] = None,
+    dataset: DatasetOption,
+    out: OutOption,
+    questions: QuestionsOption = None,
 ) -> None:
     """Simulate learn-once: remove a document, hand off, learn the agent's answer, ask again."""
     from firstlast.eval.learning import run_learning_eval

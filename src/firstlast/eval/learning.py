@@ -11,7 +11,6 @@ questions of *other* documents that cite a learned entry.
 from __future__ import annotations
 
 import json
-import shutil
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,6 +21,7 @@ from rich.console import Console
 from firstlast.config import Settings
 from firstlast.errors import InvalidInput
 from firstlast.eval.datasets import LabelledQuestion, load_questions
+from firstlast.eval.runner import fresh_services
 from firstlast.ingest.loaders import load_path
 from firstlast.types import Outcome
 
@@ -48,23 +48,11 @@ def run_learning_eval(
     questions_file: Path | None = None,
     console: Console | None = None,
 ) -> dict[str, Any]:
-    from firstlast.wiring import build
-
     items = load_questions(questions_file or dataset_dir / "questions.jsonl")
     groups = learnable_groups(items)
     if not groups:
         raise InvalidInput("no gold document has two or more answerable questions with gold answers")
-    store_dir = out / "store"
-    if store_dir.exists():
-        shutil.rmtree(store_dir)
-    settings = base_settings.model_copy(
-        update={
-            "data_dir": store_dir,
-            "database_url": None,
-            "chroma": base_settings.chroma.model_copy(update={"mode": "embedded"}),
-        }
-    )
-    services = build(settings)
+    services = fresh_services(base_settings, out / "store")
     source, documents = load_path(dataset_dir / "kb.jsonl")
     services.ingestor.ingest([d for d in documents if d.id not in groups], source=source)
     console = console or Console(stderr=True)

@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -27,6 +27,9 @@ from firstlast.eval.metrics import auroc, ece, percentile, recall_at, reciprocal
 from firstlast.eval.report import write_report
 from firstlast.ingest.loaders import load_path
 from firstlast.types import Outcome
+
+if TYPE_CHECKING:
+    from firstlast.wiring import Services
 
 
 @dataclass(frozen=True)
@@ -120,28 +123,10 @@ def compute_metrics(
     }
 
 
-def run_eval(
-    dataset_dir: Path,
-    out: Path,
-    *,
-    base_settings: Settings,
-    questions_file: Path | None = None,
-    extra_files: Sequence[Path] = (),
-    threshold: float | None = None,
-    progress_console: Console | None = None,
-    baselines: bool = True,
-) -> dict[str, Any]:
+def fresh_services(base_settings: Settings, store_dir: Path, threshold: float | None = None) -> Services:
+    """Services on an empty embedded store and SQLite file in ``store_dir`` (deleted first)."""
     from firstlast.wiring import build
 
-    kb = dataset_dir / "kb.jsonl"
-    if not kb.is_file():
-        raise InvalidInput(f"{dataset_dir}: no kb.jsonl")
-    items = load_questions(questions_file or dataset_dir / "questions.jsonl")
-    for extra in extra_files:
-        items += load_questions(extra)
-    if not items:
-        raise InvalidInput("no questions to evaluate")
-    store_dir = out / "store"
     if store_dir.exists():
         shutil.rmtree(store_dir)
     answer = base_settings.answer.model_copy(update={"threshold": threshold} if threshold is not None else {})
@@ -153,7 +138,29 @@ def run_eval(
             "chroma": base_settings.chroma.model_copy(update={"mode": "embedded"}),
         }
     )
-    services = build(settings)
+    return build(settings)
+
+
+def run_eval(
+    dataset_dir: Path,
+    out: Path,
+    *,
+    base_settings: Settings,
+    questions_file: Path | None = None,
+    extra_files: Sequence[Path] = (),
+    threshold: float | None = None,
+    progress_console: Console | None = None,
+    baselines: bool = True,
+) -> dict[str, Any]:
+    kb = dataset_dir / "kb.jsonl"
+    if not kb.is_file():
+        raise InvalidInput(f"{dataset_dir}: no kb.jsonl")
+    items = load_questions(questions_file or dataset_dir / "questions.jsonl")
+    for extra in extra_files:
+        items += load_questions(extra)
+    if not items:
+        raise InvalidInput("no questions to evaluate")
+    services = fresh_services(base_settings, out / "store", threshold=threshold)
     source, documents = load_path(kb)
     services.ingestor.ingest(documents, source=source)
     services.bot.ask(items[0].question)  # warm-up: load lazily initialised parts before timing

@@ -197,12 +197,9 @@ class ChromaStore:
         ]
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
-        n = self.count()
-        if n == 0:
-            return []
-        res = self._collection.query(
+        res = self._collection.query(  # Chroma returns fewer than k when the store is smaller
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-            n_results=min(k, n),
+            n_results=k,
             include=["documents", "metadatas", "distances"],
         )
         ids = res["ids"][0]
