@@ -27,7 +27,9 @@ PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "sec
 
 
 class EmbeddingSettings(BaseModel):
-    backend: Literal["minilm", "e5"] = "minilm"
+    # auto: a new knowledge base that is mostly CJK gets e5, otherwise MiniLM; the choice is recorded
+    # in the collection, so later processes use the same model.
+    backend: Literal["auto", "minilm", "e5"] = "auto"
     batch_size: int = Field(64, gt=0)
 
 

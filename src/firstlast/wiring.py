@@ -15,6 +15,7 @@ from firstlast.answerer.extractive import ExtractiveAnswerer
 from firstlast.bot import Bot
 from firstlast.config import Settings
 from firstlast.db import Database
+from firstlast.errors import ConfigError
 from firstlast.handoff.desk import SupportDesk
 from firstlast.handoff.policy import HandoffPolicy
 from firstlast.handoff.sentiment import FrustrationDetector
@@ -22,7 +23,7 @@ from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.service import LearningService
 from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
-from firstlast.retriever.embeddings import Embedder, build_embedder
+from firstlast.retriever.embeddings import AutoEmbedder, Embedder, build_embedder
 from firstlast.retriever.hybrid import HybridRetriever
 
 
@@ -47,11 +48,31 @@ def build_store(settings: Settings) -> KnowledgeStore:
     return ChromaStore.embedded(settings.chroma_dir, settings.chroma.collection)
 
 
+def _embedder_for(settings: Settings, store: KnowledgeStore) -> Embedder:
+    backend, batch = settings.embedding.backend, settings.embedding.batch_size
+    if backend == "auto":
+        recorded = store.embedding()
+        return build_embedder(recorded, batch) if recorded else AutoEmbedder(store.embedding, batch)
+    return build_embedder(backend, batch)
+
+
+def _check_embedding(store: KnowledgeStore, embedder: Embedder) -> None:
+    """Vectors from one model cannot be searched with another: refuse instead of returning noise."""
+    recorded = store.embedding()
+    if recorded and recorded != embedder.name and store.count():
+        raise ConfigError(
+            f"the knowledge base was embedded with {recorded!r} but embedding.backend is "
+            f"{embedder.name!r}; set FIRSTLAST_EMBEDDING__BACKEND={recorded} (or auto), "
+            "or use a new chroma.collection and ingest again"
+        )
+
+
 def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
     """Build all services from settings. ``embedder`` may be passed to share one loaded model."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or build_embedder(settings.embedding.backend, settings.embedding.batch_size)
     store = build_store(settings)
+    embedder = embedder or _embedder_for(settings, store)
+    _check_embedding(store, embedder)
     chunking = settings.chunking
     chunker = Chunker(chunking.chunk_tokens, chunking.overlap_tokens, chunking.encoding)
     ingestor = Ingestor(store, chunker, embedder)
@@ -69,7 +90,9 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
     )
     voice = load_voice_profile(settings.answer.voice_profile)
     calibrator = Calibrator.load(settings.answer.calibration_file)
-    answerer = ExtractiveAnswerer(voice, calibrator, settings.answer.max_sentences)
+    answerer = ExtractiveAnswerer(
+        voice, calibrator, settings.answer.max_sentences, multilingual_model=lambda: embedder.multilingual
+    )
     threshold = settings.answer.threshold
     if threshold is None:
         threshold = float(calibrator.meta.get("threshold", 0.5))  # type: ignore[arg-type]

@@ -33,12 +33,16 @@ FEATURES = (
     "query_words",  # log of the question's content-word count
     "has_history",  # 1 for follow-up questions
     "lexical_only",  # 1 when dense retrieval was not used (e.g. CJK text with an English-only model)
+    "multilingual_model",  # 1 when the dense scores come from the multilingual model (another scale)
 )
 
 
-def signals(question: Question, hits: Sequence[Hit], answer_hit: Hit | None) -> dict[str, float]:
+def signals(
+    question: Question, hits: Sequence[Hit], answer_hit: Hit | None, *, multilingual_model: bool = False
+) -> dict[str, float]:
     """Raw signals for the calibrator; all are plain floats, 0 when not applicable."""
     out = dict.fromkeys(FEATURES, 0.0)
+    out["multilingual_model"] = 1.0 if multilingual_model else 0.0
     words = content_words(question.text)
     out["query_words"] = math.log1p(len(words))
     out["has_history"] = 1.0 if question.history else 0.0

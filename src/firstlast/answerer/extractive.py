@@ -8,7 +8,7 @@ brand voice and cites the chunk it came from.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from firstlast.answerer.brand_voice import VoiceProfile
@@ -69,20 +69,28 @@ class ExtractiveAnswerer:
     >>> ExtractiveAnswerer(profile, calibrator).answer(Question("Can I get a refund?"), hits)
     """
 
-    def __init__(self, voice: VoiceProfile, calibrator: Calibrator, max_sentences: int = 3) -> None:
+    def __init__(
+        self,
+        voice: VoiceProfile,
+        calibrator: Calibrator,
+        max_sentences: int = 3,
+        *,
+        multilingual_model: Callable[[], bool] = lambda: False,
+    ) -> None:
         if max_sentences <= 0:
             raise ValueError(f"max_sentences must be > 0, got {max_sentences}")
         self._voice = voice
         self._calibrator = calibrator
         self._max_sentences = max_sentences
+        self._multilingual_model = multilingual_model  # the embedder's, read per answer (auto backend)
 
     def answer(self, question: Question, hits: Sequence[Hit]) -> Draft:
         if not hits:
-            sig = signals(question, hits, None)
+            sig = signals(question, hits, None, multilingual_model=self._multilingual_model())
             return Draft("", (), self._calibrator.probability(sig), "", sig)
         top, evidence = self._extract(question, hits)
         citation = Citation(top.chunk.doc_id, top.chunk.id, top.chunk.title, top.chunk.url)
-        sig = signals(question, hits, top)
+        sig = signals(question, hits, top, multilingual_model=self._multilingual_model())
         text = self._voice.render(evidence, question.channel, link=top.chunk.url)
         return Draft(text, (citation,), self._calibrator.probability(sig), evidence, sig)
 

@@ -106,6 +106,7 @@ class Ingestor:
             return 0, 0
         vectors = self._embedder.embed_documents([index_text(c) for c in chunks])
         self._store.upsert(chunks, vectors)
+        self._store.record_embedding(self._embedder.name)
         return len(chunks), len(chunks)
 
     def delete(self, doc_ids: Iterable[str]) -> int:

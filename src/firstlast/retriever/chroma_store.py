@@ -49,6 +49,10 @@ class KnowledgeStore(Protocol):
 
     def count(self) -> int: ...
 
+    def embedding(self) -> str | None: ...
+
+    def record_embedding(self, name: str) -> None: ...
+
 
 def _to_metadata(chunk: Chunk) -> dict[str, Any]:
     meta: dict[str, Any] = {
@@ -159,7 +163,19 @@ class ChromaStore:
         return removed
 
     def _bump_version(self) -> None:
-        self._collection.modify(metadata={"kb_version": uuid.uuid4().hex})
+        self._set_metadata(kb_version=uuid.uuid4().hex)
+
+    def _metadata(self) -> dict[str, Any]:
+        return dict(self._client.get_collection(self._name, embedding_function=None).metadata or {})
+
+    def _set_metadata(self, **values: str) -> None:
+        # Chroma's modify() replaces the whole metadata mapping, so merge with what is stored.
+        self._collection.modify(metadata={**self._metadata(), **values})
+
+    def record_embedding(self, name: str) -> None:
+        """Remember which embedding model wrote the vectors; queries must use the same one."""
+        if self.embedding() != name:
+            self._set_metadata(embedding=name)
 
     # -- reads ----------------------------------------------------------------------------------
     def _all(self, include: list[str]) -> dict[str, Any]:
@@ -212,8 +228,12 @@ class ChromaStore:
         ]
 
     def version(self) -> str:
-        fresh = self._client.get_collection(self._name, embedding_function=None)
-        return str((fresh.metadata or {}).get("kb_version", "0"))
+        return str(self._metadata().get("kb_version", "0"))
+
+    def embedding(self) -> str | None:
+        """The embedding backend that wrote this collection's vectors (None before the first write)."""
+        name = self._metadata().get("embedding")
+        return str(name) if name else None
 
     def count(self) -> int:
         return int(self._collection.count())
