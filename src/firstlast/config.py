@@ -47,6 +47,8 @@ class RetrievalSettings(BaseModel):
     dense_weight_cjk: float = Field(1.0, ge=0, le=4)  # for CJK questions, with a multilingual model
     history_turns: int = Field(2, ge=0, le=10)  # earlier customer turns added to the query
     history_weight: float = Field(0.5, ge=0, le=1)
+    bm25_k1: float = Field(0.9, gt=0, le=5)
+    bm25_b: float = Field(0.4, ge=0, le=1)
 
 
 class AnswerSettings(BaseModel):

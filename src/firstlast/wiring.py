@@ -87,6 +87,8 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
         dense_weight_cjk=r.dense_weight_cjk,
         history_turns=r.history_turns,
         history_weight=r.history_weight,
+        bm25_k1=r.bm25_k1,
+        bm25_b=r.bm25_b,
     )
     voice = load_voice_profile(settings.answer.voice_profile)
     calibrator = Calibrator.load(settings.answer.calibration_file)

@@ -87,6 +87,16 @@ def threshold_for_precision(
     return None
 
 
+def _by_group(samples: Sequence[Sample], predicted: np.ndarray, labels: list[bool]) -> dict[str, Any]:
+    """Per input file (one dataset each): a pooled fit can be well calibrated overall and not per set."""
+    out: dict[str, Any] = {}
+    for group in sorted({s.group for s in samples}):
+        idx = [i for i, s in enumerate(samples) if s.group == group]
+        p, y = [float(predicted[i]) for i in idx], [labels[i] for i in idx]
+        out[group] = {"samples": len(idx), "auroc": auroc(p, y), "ece": ece(p, y)}
+    return out
+
+
 def calibrate(
     samples: Sequence[Sample],
     *,
@@ -116,6 +126,7 @@ def calibrate(
         "positives": int(y.sum()),
         "in_sample": {"auroc": auroc(in_sample.tolist(), labels), "ece": ece(in_sample.tolist(), labels)},
         "cross_validated": {"auroc": auroc(cross.tolist(), labels), "ece": ece(cross.tolist(), labels)},
+        "cross_validated_by_file": _by_group(samples, cross, labels),
     }
     meta: dict[str, object] = {"fitted_on": sorted({s.group for s in samples}), "report": report}
     if target_precision is not None:

@@ -15,7 +15,7 @@ import numpy as np
 
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
-from firstlast.retriever.lexical import BM25Index
+from firstlast.retriever.lexical import BM25_B, BM25_K1, BM25Index
 from firstlast.retriever.text import has_cjk, tokenize
 from firstlast.types import Chunk, Hit, Question
 
@@ -44,6 +44,8 @@ class HybridRetriever:
         history_turns: int = 2,
         history_weight: float = 0.5,
         refresh_seconds: float = 0.0,
+        bm25_k1: float = BM25_K1,
+        bm25_b: float = BM25_B,
     ) -> None:
         if top_k <= 0:
             raise ValueError(f"top_k must be > 0, got {top_k}")
@@ -61,6 +63,7 @@ class HybridRetriever:
         self._history_turns = history_turns
         self._history_weight = history_weight
         self._refresh_seconds = refresh_seconds
+        self._bm25_params = (bm25_k1, bm25_b)
         self._lock = threading.Lock()
         self._index: BM25Index | None = None
         self._index_version: str | None = None
@@ -75,7 +78,7 @@ class HybridRetriever:
             version = self._store.version()
             self._checked_at = now
             if self._index is None or version != self._index_version:
-                self._index = BM25Index(self._store.chunks())
+                self._index = BM25Index(self._store.chunks(), *self._bm25_params)
                 self._index_version = version
             return self._index
 

@@ -16,6 +16,13 @@ from firstlast.types import Chunk
 logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
+# Anserini's BM25 defaults (k1 0.9, b 0.4) rather than the textbook 1.2 / 0.75: weaker length
+# normalisation suits help content, where the section that answers is often a long overview. Measured
+# on the dev splits with dense fusion: emanual_smarttv recall@5 0.869 -> 0.898, mtrag unchanged (0.981).
+BM25_K1 = 0.9
+BM25_B = 0.4
+
+
 def index_text(chunk: Chunk) -> str:
     """The text a chunk is found by: its title and heading path, then its body."""
     head = " > ".join(p for p in (chunk.title, chunk.section) if p)
@@ -31,7 +38,7 @@ class BM25Index:
     >>> index.search("reset password", k=5)   # [(chunk, score), ...]
     """
 
-    def __init__(self, chunks: Sequence[Chunk], k1: float = 1.2, b: float = 0.75) -> None:
+    def __init__(self, chunks: Sequence[Chunk], k1: float = BM25_K1, b: float = BM25_B) -> None:
         self.chunks = list(chunks)
         self._bm25: bm25s.BM25 | None = None
         corpus = [tokenize(index_text(c)) or ["\0"] for c in self.chunks]
