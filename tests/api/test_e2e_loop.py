@@ -71,7 +71,14 @@ def test_answer_handoff_learn_and_answer_paraphrase(services: Services, embedder
 
     packet = client.get(f"/v1/handoffs/{handoff_id}", headers=AGENT).json()
     assert packet["question"] == question
-    assert [t["role"] for t in packet["transcript"]] == ["customer", "bot", "customer", "bot", "customer", "bot"]
+    assert [t["role"] for t in packet["transcript"]] == [
+        "customer",
+        "bot",
+        "customer",
+        "bot",
+        "customer",
+        "bot",
+    ]
     assert packet["transcript"][0]["text"].startswith("How do I turn on two-factor")
     assert packet["customer_context"]["page_url"] == "https://app.nimbusnotes.example/billing"
     assert packet["customer_context"]["attributes"]["plan"] == "plus"
