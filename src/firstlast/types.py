@@ -183,7 +183,7 @@ class Handoff:
 
     id: str
     conversation_id: str
-    status: str  # open | resolved
+    status: str  # offered | open | assigned | resolved | declined
     reason: str
     detail: str
     question: str
