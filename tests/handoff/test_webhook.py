@@ -179,7 +179,9 @@ def test_handoff_lifecycle_posts_opened_assigned_resolved_without_making_the_cus
     assert services.notifier._thread.is_alive() is False
     events = [(p["event"], p["handoff"]["id"]) for p in receiver.delivered()]
     assert events == [("handoff.opened", hid), ("handoff.assigned", hid), ("handoff.resolved", hid)]
-    assert receiver.delivered()[-1]["handoff"]["status"] == "resolved"
+    # each event carries the handoff as it was right after that change
+    states = [(p["handoff"]["status"], p["handoff"]["agent"]) for p in receiver.delivered()]
+    assert states == [("open", None), ("assigned", "sam"), ("resolved", "sam")]
     assert all(_verify(h, b) for _, h, b in receiver.requests)
     rows = services.notifier.deliveries(hid)
     assert [(r.event, r.status) for r in rows] == [

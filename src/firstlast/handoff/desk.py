@@ -154,12 +154,13 @@ class SupportDesk:
         self._notifier = notifier
         self._clock = clock
 
-    def _notify(self, notifications: Sequence[tuple[str, str]]) -> None:
-        """After the transaction commits: tell the webhook (it queues and returns at once)."""
+    def _notify(self, notifications: Sequence[tuple[str, Handoff]]) -> None:
+        """After the transaction commits: tell the webhook (it queues and returns at once). Each
+        event carries the handoff as it was right after that change."""
         if self._notifier is None:
             return
-        for event, handoff_id in notifications:
-            self._notifier.notify(event, self.handoff(handoff_id))
+        for event, handoff in notifications:
+            self._notifier.notify(event, handoff)
 
     def _handoff_notice(self, channel: Channel) -> str:
         return self._bot.voice.handoff(channel, out_of_hours=not self._hours.is_open(self._clock()))
@@ -216,7 +217,7 @@ class SupportDesk:
             raise InvalidInput(
                 f"message text must be at most {MAX_MESSAGE_CHARS} characters, got {len(text)}"
             )
-        notifications: list[tuple[str, str]] = []
+        notifications: list[tuple[str, Handoff]] = []
         with self._db.session() as s:
             conv = s.get(ConversationRow, conversation_id)
             if conv is None:
@@ -243,7 +244,7 @@ class SupportDesk:
         conv: ConversationRow,
         earlier: list[MessageRow],
         customer: MessageRow,
-        notifications: list[tuple[str, str]],
+        notifications: list[tuple[str, Handoff]],
     ) -> PostedMessage:
         if conv.status == State.OFFERED:
             posted = self._answer_offer(s, conv, customer, notifications)
@@ -276,11 +277,12 @@ class SupportDesk:
         if decision.action in ("handoff", "offer"):
             handoff_id = self._open_handoff(s, conv, [*earlier, customer, reply], outcome, reply.id)
             if decision.action == "handoff":
-                notifications.append(("handoff.opened", handoff_id))
+                s.flush()
+                notifications.append(("handoff.opened", self._snapshot(s, handoff_id)))
         return PostedMessage(conv.id, _to_message(customer), _to_message(reply), outcome, handoff_id)
 
     def _answer_offer(
-        self, s: Any, conv: ConversationRow, customer: MessageRow, notifications: list[tuple[str, str]]
+        self, s: Any, conv: ConversationRow, customer: MessageRow, notifications: list[tuple[str, Handoff]]
     ) -> PostedMessage | None:
         """The customer replies to the offer of a person: yes opens the handoff, no declines it, and
         anything else declines it silently and goes to the bot as a new message (None)."""
@@ -320,7 +322,7 @@ class SupportDesk:
                 self._db.record(
                     s, "handoff", offer.id, "opened", "customer", reason=offer.reason, message_id=reply.id
                 )
-                notifications.append(("handoff.opened", offer.id))
+                notifications.append(("handoff.opened", _to_handoff(offer)))
             else:
                 offer.status = "declined"
                 self._db.record(s, "handoff", offer.id, "declined", "customer")
@@ -376,6 +378,9 @@ class SupportDesk:
     def handoff(self, handoff_id: str) -> Handoff:
         with self._db.session() as s:
             return _to_handoff(self._handoff_row(s, handoff_id))
+
+    def _snapshot(self, s: Any, handoff_id: str) -> Handoff:
+        return _to_handoff(self._handoff_row(s, handoff_id))
 
     @staticmethod
     def _handoff_row(s: Any, handoff_id: str) -> HandoffRow:
@@ -449,7 +454,7 @@ class SupportDesk:
             changed = self._claim(s, row, conv, agent, by)
             handoff = _to_handoff(row)
         if changed:
-            self._notify([("handoff.assigned", handoff_id)])
+            self._notify([("handoff.assigned", handoff)])
         return handoff
 
     def reply(
@@ -462,20 +467,20 @@ class SupportDesk:
             raise InvalidInput("reply text must not be empty")
         if not agent:
             raise InvalidInput("agent must not be empty")
-        notifications: list[tuple[str, str]] = []
+        notifications: list[tuple[str, Handoff]] = []
         with self._db.session() as s:
             row, conv = self._rows(s, handoff_id)
             if row.status not in ("open", "assigned"):
                 raise Conflict(f"handoff {handoff_id} is already {row.status}")
             if (row.agent != agent or row.status == "open") and self._claim(s, row, conv, agent, agent):
-                notifications.append(("handoff.assigned", row.id))
+                notifications.append(("handoff.assigned", _to_handoff(row)))
             conv.status = transition(conv.status, Event.REPLY)
             message = MessageRow(conversation_id=row.conversation_id, role="agent", author=agent, text=text)
             s.add(message)
             s.flush()
             if resolve:
                 self._resolve(s, row, conv, agent, text, message.id)
-                notifications.append(("handoff.resolved", row.id))
+                notifications.append(("handoff.resolved", _to_handoff(row)))
             learning = self._learning_input(row, conv) if resolve and learn else None
             handoff = _to_handoff(row)
         self._notify(notifications)
@@ -501,7 +506,7 @@ class SupportDesk:
             self._resolve(s, row, conv, agent, last.text, last.id)
             learning = self._learning_input(row, conv) if learn else None
             handoff = _to_handoff(row)
-        self._notify([("handoff.resolved", handoff_id)])
+        self._notify([("handoff.resolved", handoff)])
         return handoff, self._learn(handoff, agent, last.text, learning)
 
     def _resolve(
