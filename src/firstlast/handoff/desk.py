@@ -331,11 +331,11 @@ class SupportDesk:
     def _open_handoff(
         self, s: Any, conv: ConversationRow, messages: list[MessageRow], outcome: Outcome, message_id: int
     ) -> str:
-        draft = outcome.decision.action == "offer"
+        offered = outcome.decision.action == "offer"
         row = HandoffRow(
             id=uuid.uuid4().hex,
             conversation_id=conv.id,
-            status="offered" if draft else "open",
+            status="offered" if offered else "open",
             reason=outcome.decision.reason.value if outcome.decision.reason else "unknown",
             detail=outcome.decision.detail,
             question=outcome.question.text,
@@ -361,9 +361,8 @@ class SupportDesk:
             },
         )
         s.add(row)
-        event = Event.OFFER if draft else Event.HANDOFF
-        conv.status = transition(conv.status, event)
-        action = "offered" if draft else "opened"
+        conv.status = transition(conv.status, Event.OFFER if offered else Event.HANDOFF)
+        action = "offered" if offered else "opened"
         self._db.record(s, "handoff", row.id, action, "bot", reason=row.reason, message_id=message_id)
         return row.id
 
