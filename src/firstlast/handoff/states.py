@@ -1,17 +1,14 @@
 """The conversation state machine: one transition table, and a Conflict (HTTP 409) for anything else.
 
-                 offer                 accept
-          bot ---------> offered ---------------+
-         ^ | ^              |  decline/message  |
-         | | +--------------+                   v
-         | +-------------- handoff -------> awaiting_agent --claim--> with_agent --resolve--> resolved
-         |                                     (customer messages     (agent replies,            |
-         |                                      are queued; bot       reassignment)              |
-         |                                      stays quiet)                                     |
-         +--------------------------------- customer message ------------------------------------+
+     bot ──offer──> offered ──accept──> awaiting_agent ──claim──> with_agent ──resolve──> resolved
+      │ ^              │                     ^    (assignment or       │ (replies,          │
+      │ └───decline────┘                     │     first reply)        │  reassignment)     │
+      └──────────────── handoff ─────────────┘                                             │
+      ^──────────────────────────── customer message ──────────────────────────────────────┘
 
-After a resolution the next customer message goes to the bot; only the policy's decision on *that*
-message can open a new handoff, so a resolved conversation never loops back to an agent by itself.
+A customer message keeps ``awaiting_agent`` and ``with_agent`` as they are (stored, the bot stays
+quiet). After a resolution the next customer message goes to the bot; only the policy's decision on
+*that* message can open a new handoff, so a resolved conversation never loops back by itself.
 """
 
 from __future__ import annotations
