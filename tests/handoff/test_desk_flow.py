@@ -123,6 +123,7 @@ def test_several_replies_then_resolve_learns_the_last_answer_and_no_loop_follows
         desk.resolve(hid, "sam")  # nothing answered yet
     first, none = desk.reply(hid, "sam", "Checking with billing, one moment.", resolve=False)
     assert first.status == "assigned" and none is None
+    assert [(a.by, a.from_, a.to) for a in desk.packet(hid).assignments] == [("sam", None, "sam")]  # claimed
     second, _ = desk.reply(hid, "sam", "Non-profits get 50% off the Team plan.", resolve=False)
     assert second.status == "assigned"
     resolved, suggestion = desk.resolve(hid, "sam")
