@@ -77,4 +77,4 @@ def test_bad_file_in_ingest_changes_nothing(env: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["ingest", str(folder)])
     assert result.exit_code == 1 and "bad.jsonl:1" in result.output
     asked = CliRunner().invoke(app, ["ask", "Fine text"])
-    assert "decision: handoff (no_knowledge" in asked.output  # the good file was not half-ingested
+    assert "decision: offer (no_knowledge" in asked.output  # the good file was not half-ingested

@@ -13,7 +13,7 @@ from firstlast.answerer.brand_voice import VoiceProfile
 from firstlast.answerer.extractive import Answerer
 from firstlast.handoff.policy import HandoffPolicy
 from firstlast.retriever.hybrid import Retriever
-from firstlast.types import Draft, Hit, Outcome, Question
+from firstlast.types import ConversationState, Draft, Hit, Outcome, Question
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ class Bot:
         self.policy = policy
         self.voice = voice
 
-    def ask(self, question: Question) -> Outcome:
+    def ask(self, question: Question, state: ConversationState | None = None) -> Outcome:
         started = time.perf_counter()
         hits: list[Hit] = []
         draft: Draft | None = None
@@ -40,8 +40,10 @@ class Bot:
         except Exception as exc:
             log.exception("answer path failed; handing off")
             error = f"{type(exc).__name__}: {exc}"
-        decision = self.policy.decide(question, draft, error)
-        if decision.handed_off or draft is None:
+        decision = self.policy.decide(question, draft, error, state)
+        if decision.action in ("offer", "no_answer"):
+            reply = self.voice.notice(decision.action, question.channel)
+        elif decision.handed_off or draft is None:
             reply = self.voice.handoff(question.channel)
         else:
             reply = draft.text

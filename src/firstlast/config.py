@@ -10,10 +10,12 @@ optional TOML file. Nothing is read at import time: call :func:`load_settings`.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -22,6 +24,7 @@ from pydantic_settings import (
 )
 
 from firstlast.errors import ConfigError
+from firstlast.handoff.hours import parse_weekly
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "secret", "xxx"})
 
@@ -81,6 +84,142 @@ class ChromaSettings(BaseModel):
     collection: str = Field("firstlast_kb", min_length=3, max_length=63)
 
 
+# -- handoff: per-reason modes, sensitive topics, business hours, outgoing webhook ---------------
+
+HandoffMode = Literal["offer", "now"]
+HANDOFF_REASONS = (
+    "customer_request",
+    "sensitive_topic",
+    "frustration",
+    "repetition",
+    "answer_error",
+    "no_knowledge",
+    "low_confidence",
+    "low_confidence_streak",
+)
+# A person is offered (and the customer confirms) only when the bot merely could not find a good
+# answer: the customer may rephrase, or not want to wait. Everything else hands off at once.
+DEFAULT_HANDOFF_MODES: dict[str, HandoffMode] = {
+    "customer_request": "now",
+    "sensitive_topic": "now",
+    "frustration": "now",
+    "repetition": "now",
+    "answer_error": "now",
+    "no_knowledge": "offer",
+    "low_confidence": "offer",
+    "low_confidence_streak": "now",
+}
+DEFAULT_SENSITIVE_KEYWORDS = [
+    "lawyer",
+    "attorney",
+    "lawsuit",
+    "legal action",
+    "sue you",
+    "small claims",
+    "chargeback",
+    "data breach",
+    "弁護士",
+    "訴訟",
+    "訴え",
+    "변호사",
+    "소송",
+    "고소",
+]
+DEFAULT_SENSITIVE_PATTERNS = [
+    r"\bcancel\w*\b.{0,80}\brefund",
+    r"\brefund\w*\b.{0,80}\bcancel",
+    r"解約.{0,40}返金|返金.{0,40}解約",
+    r"해지.{0,40}환불|환불.{0,40}해지",
+]
+
+
+class BusinessHoursSettings(BaseModel):
+    """When people answer. ``weekly`` None means always; a day left out is closed.
+
+    FIRSTLAST_HANDOFF__BUSINESS_HOURS__WEEKLY='{"mon": "08:00-18:00", "sat": "10:00-12:00,13:00-15:00"}'
+    """
+
+    timezone: str = "UTC"
+    weekly: dict[str, str] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as Europe/Berlin)"
+            ) from None
+        return value
+
+    @field_validator("weekly")
+    @classmethod
+    def _valid_hours(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None:
+            parse_weekly(value)  # raises ValueError naming the bad day or span
+        return value
+
+
+class WebhookSettings(BaseModel):
+    """Outgoing webhook on handoff opened, assigned and resolved; signed with HMAC-SHA256."""
+
+    url: str | None = None
+    secret: SecretStr | None = None
+    max_attempts: int = Field(5, ge=1, le=20)
+    base_delay_seconds: float = Field(1.0, ge=0, le=300)  # doubles after every failed attempt
+    timeout_seconds: float = Field(5.0, gt=0, le=60)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"webhook url must start with http:// or https://, got {value!r}")
+        return value
+
+    @field_validator("secret")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("webhook secret is empty or a placeholder; set a real secret")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_with_url(self) -> WebhookSettings:
+        if self.url and self.secret is None:
+            raise ValueError("a webhook url needs a secret (FIRSTLAST_HANDOFF__WEBHOOK__SECRET)")
+        return self
+
+
+class HandoffSettings(BaseModel):
+    modes: dict[str, HandoffMode] = Field(default_factory=lambda: dict(DEFAULT_HANDOFF_MODES))
+    low_confidence_streak: int = Field(2, ge=1, le=20)  # this many low-confidence turns in a row
+    sensitive_keywords: list[str] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_KEYWORDS))
+    sensitive_patterns: list[str] = Field(default_factory=lambda: list(DEFAULT_SENSITIVE_PATTERNS))
+    business_hours: BusinessHoursSettings = BusinessHoursSettings()
+    webhook: WebhookSettings = WebhookSettings()
+
+    @field_validator("modes")
+    @classmethod
+    def _known_reasons(cls, value: dict[str, HandoffMode]) -> dict[str, HandoffMode]:
+        unknown = sorted(set(value) - set(HANDOFF_REASONS))
+        if unknown:
+            raise ValueError(f"unknown handoff reason(s) {unknown}; known: {', '.join(HANDOFF_REASONS)}")
+        if value.get("customer_request") == "offer":
+            raise ValueError("customer_request must be 'now': the customer already asked for a person")
+        return {**DEFAULT_HANDOFF_MODES, **value}  # a partial table keeps the other defaults
+
+    @field_validator("sensitive_patterns")
+    @classmethod
+    def _compiles(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"sensitive pattern {pattern!r} is not a valid regex: {exc}") from None
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FIRSTLAST_", env_nested_delimiter="__", extra="forbid", toml_file=None
@@ -94,6 +233,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     api: ApiSettings = ApiSettings()
     chroma: ChromaSettings = ChromaSettings()
+    handoff: HandoffSettings = HandoffSettings()
 
     @classmethod
     def settings_customise_sources(

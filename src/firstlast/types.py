@@ -106,17 +106,24 @@ class HandoffReason(StrEnum):
     REPETITION = "repetition"
     NO_KNOWLEDGE = "no_knowledge"
     ANSWER_ERROR = "answer_error"
+    SENSITIVE_TOPIC = "sensitive_topic"  # legal threats, cancellation with a refund, ... (settings)
+    LOW_CONFIDENCE_STREAK = "low_confidence_streak"  # N low-confidence turns in a row
 
 
 @dataclass(frozen=True)
 class Decision:
-    action: Literal["answer", "handoff"]
+    # "offer": the bot asks whether the customer wants a person (once per conversation);
+    # "no_answer": the bot could not answer, a person was already offered and declined, so it asks the
+    # customer to rephrase instead of handing off again.
+    action: Literal["answer", "handoff", "offer", "no_answer"]
     reason: HandoffReason | None = None
     detail: str = ""
 
     @property
     def handed_off(self) -> bool:
-        return self.action == "handoff"
+        """The bot did not answer: it handed off, offered a person or asked to rephrase (what the
+        evaluation counts). Use ``action == "handoff"`` for "a handoff is opened now"."""
+        return self.action != "answer"
 
 
 @dataclass(frozen=True)
@@ -163,10 +170,11 @@ class Message:
 class Conversation:
     id: str
     channel: Channel
-    status: str  # bot | awaiting_agent | resolved
+    status: str  # bot | offered | awaiting_agent | with_agent | resolved (handoff/states.py)
     context: Mapping[str, object]
     messages: tuple[Message, ...]
     created_at: str
+    feedback: tuple[Feedback, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,7 +183,7 @@ class Handoff:
 
     id: str
     conversation_id: str
-    status: str  # open | resolved
+    status: str  # offered | open | assigned | resolved | declined
     reason: str
     detail: str
     question: str
@@ -218,3 +226,68 @@ class PostedMessage:
     reply: Message | None
     outcome: Outcome | None
     handoff_id: str | None = None
+
+
+# -- handoff: conversation state for the policy, the agent's packet, feedback ---------------------
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """What the handoff policy needs to know about the conversation beyond the question itself.
+
+    The desk computes it from stored messages, so the policy stays a pure function.
+    """
+
+    low_confidence_streak: int = 0  # bot turns in a row, just before this one, that could not answer
+    offered: bool = False  # a person was already offered in this conversation (offered at most once)
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    message_id: int
+    role: Role
+    text: str
+    at: str
+    author: str = ""
+    after_handoff: bool = False  # sent after the handoff was opened (the bot stayed quiet)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One change of a handoff's assignee: who did it, when, from whom, to whom."""
+
+    by: str
+    at: str
+    to: str
+    from_: str | None = None
+
+
+@dataclass(frozen=True)
+class SuggestedReply:
+    text: str
+    source: Literal["draft", "passage", "none"]
+    confidence: float | None = None
+    citations: tuple[Citation, ...] = ()
+
+
+@dataclass(frozen=True)
+class HandoffPacket:
+    """What an agent opens: the handoff plus the live transcript, a summary and a suggested reply."""
+
+    handoff: Handoff
+    transcript: tuple[TranscriptEntry, ...]
+    summary: tuple[str, ...]  # key customer sentences, extractive
+    suggested_reply: SuggestedReply
+    assignments: tuple[Assignment, ...]
+    events: tuple[Mapping[str, object], ...]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    id: int
+    conversation_id: str
+    created_at: str
+    message_id: int | None = None
+    thumbs: Literal["up", "down"] | None = None
+    rating: int | None = None  # 1-5
+    comment: str = ""

@@ -17,14 +17,18 @@ from firstlast.config import Settings
 from firstlast.db import Database
 from firstlast.errors import ConfigError
 from firstlast.handoff.desk import SupportDesk
-from firstlast.handoff.policy import HandoffPolicy
+from firstlast.handoff.feedback import FeedbackService
+from firstlast.handoff.hours import BusinessHours
+from firstlast.handoff.policy import HandoffPolicy, sensitive_matcher
 from firstlast.handoff.sentiment import FrustrationDetector
+from firstlast.handoff.webhook import WebhookNotifier
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.service import LearningService
 from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
 from firstlast.retriever.embeddings import AutoEmbedder, Embedder, build_embedder
 from firstlast.retriever.hybrid import HybridRetriever
+from firstlast.types import HandoffReason
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,14 @@ class Services:
     db: Database
     desk: SupportDesk
     learning: LearningService
+    # -- handoff: feedback and the webhook worker (stopped by close() on app shutdown) --
+    feedback: FeedbackService | None = None
+    notifier: WebhookNotifier | None = None
+
+    def close(self) -> None:
+        """Stop background workers; the app calls this on shutdown."""
+        if self.notifier is not None:
+            self.notifier.close()
 
 
 def build_store(settings: Settings) -> KnowledgeStore:
@@ -98,9 +110,46 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
     threshold = settings.answer.threshold
     if threshold is None:
         threshold = float(calibrator.meta.get("threshold", 0.5))  # type: ignore[arg-type]
-    policy = HandoffPolicy(threshold, frustrated=FrustrationDetector())
+    h = settings.handoff
+    policy = HandoffPolicy(
+        threshold,
+        frustrated=FrustrationDetector(),
+        modes={HandoffReason(reason): mode for reason, mode in h.modes.items()},
+        sensitive=sensitive_matcher(h.sensitive_keywords, h.sensitive_patterns),
+        streak=h.low_confidence_streak,
+    )
     bot = Bot(retriever, answerer, policy, voice)
     db = Database(settings.sql_url)
     learning = LearningService(db, ingestor)
-    desk = SupportDesk(db, bot, learning)
-    return Services(settings, embedder, store, ingestor, retriever, voice, bot, db, desk, learning)
+    notifier = build_notifier(settings, db)
+    hours = BusinessHours(h.business_hours.timezone, h.business_hours.weekly)
+    desk = SupportDesk(db, bot, learning, hours=hours, notifier=notifier)
+    return Services(
+        settings,
+        embedder,
+        store,
+        ingestor,
+        retriever,
+        voice,
+        bot,
+        db,
+        desk,
+        learning,
+        feedback=FeedbackService(db),
+        notifier=notifier,
+    )
+
+
+def build_notifier(settings: Settings, db: Database) -> WebhookNotifier | None:
+    """The webhook worker thread, when a webhook URL is set."""
+    hook = settings.handoff.webhook
+    if not hook.url or hook.secret is None:
+        return None
+    return WebhookNotifier(
+        db,
+        hook.url,
+        hook.secret.get_secret_value(),
+        max_attempts=hook.max_attempts,
+        base_delay=hook.base_delay_seconds,
+        timeout=hook.timeout_seconds,
+    )

@@ -56,17 +56,29 @@ def test_answer_handoff_learn_and_answer_paraphrase(services: Services, embedder
     assert answered["citations"][0]["doc_id"] == "upload/account-two-factor-authentication"
     assert "Settings → Security → Two-factor authentication" in answered["reply"]["text"]
 
-    # 2. A question the KB does not cover: handed off with the whole context.
+    # 2. A question the KB does not cover: a person is offered; the customer accepts and the
+    #    handoff opens with the whole context.
     question = "Do you offer a discount for non-profit organisations?"
-    handed = _say(client, conv, headers, question)
+    offered = _say(client, conv, headers, question)
+    assert offered["decision"] == "offer" and offered["reason"] == "low_confidence"
+    assert offered["reply"]["text"] == services.voice.offer_message
+    handed = _say(client, conv, headers, "Yes please")
     assert handed["decision"] == "handoff"
     assert handed["reason"] == "low_confidence"
     assert handed["reply"]["text"] == services.voice.handoff_message
     handoff_id = handed["handoff_id"]
+    assert handoff_id == offered["handoff_id"]
 
     packet = client.get(f"/v1/handoffs/{handoff_id}", headers=AGENT).json()
     assert packet["question"] == question
-    assert [t["role"] for t in packet["transcript"]] == ["customer", "bot", "customer", "bot"]
+    assert [t["role"] for t in packet["transcript"]] == [
+        "customer",
+        "bot",
+        "customer",
+        "bot",
+        "customer",
+        "bot",
+    ]
     assert packet["transcript"][0]["text"].startswith("How do I turn on two-factor")
     assert packet["customer_context"]["page_url"] == "https://app.nimbusnotes.example/billing"
     assert packet["customer_context"]["attributes"]["plan"] == "plus"

@@ -41,6 +41,18 @@ class VoiceProfile(BaseModel):
         "so you won't need to repeat yourself."
     )
     out_of_hours_message: str = "Our team is offline right now; we'll reply as soon as we're back."
+    # -- handoff offers (handoff/policy.py: mode "offer") --
+    offer_message: str = (
+        "I'm not sure I have the right answer for that. Would you like me to bring in a member of our "
+        "support team? (yes / no)"
+    )
+    offer_declined_message: str = (
+        "No problem — I'll keep helping. Could you tell me a bit more, or ask another way?"
+    )
+    no_answer_message: str = (
+        "Sorry, I couldn't find an answer to that. Could you rephrase it? "
+        "If you'd like a person, just say so."
+    )
     emoji: Literal["none", "sparing"] = "none"
     language_policy: Literal["kb_language_with_note", "handoff"] = "kb_language_with_note"
 
@@ -88,6 +100,11 @@ class VoiceProfile(BaseModel):
 
     def handoff(self, channel: Channel = "chat", out_of_hours: bool = False) -> str:
         message = self.out_of_hours_message if out_of_hours else self.handoff_message
+        return self.remove_banned(self.apply_vocabulary(message))[: self.max_length.get(channel, 800)]
+
+    def notice(self, kind: Literal["offer", "offer_declined", "no_answer"], channel: Channel = "chat") -> str:
+        """The bot's own lines around a handoff offer, in the voice and within the channel's limit."""
+        message = getattr(self, f"{kind}_message")
         return self.remove_banned(self.apply_vocabulary(message))[: self.max_length.get(channel, 800)]
 
 

@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Literal
 
 from fastapi import APIRouter, Query
 
 from firstlast.api.deps import AgentScope, ServicesDep
-from firstlast.api.schemas import AgentReply, AgentReplyOut, Approve, HandoffOut, Reject, SuggestionOut
+from firstlast.api.schemas import (
+    AgentReply,
+    AgentReplyOut,
+    Approve,
+    Assign,
+    FeedbackOut,
+    HandoffOut,
+    HandoffPacketOut,
+    Reject,
+    Resolve,
+    SuggestionOut,
+)
+from firstlast.errors import BackendError
 
 router = APIRouter(prefix="/v1", tags=["agents"])
 
@@ -16,25 +29,77 @@ router = APIRouter(prefix="/v1", tags=["agents"])
 def list_handoffs(
     services: ServicesDep,
     _scope: AgentScope,
-    status: Literal["open", "resolved"] | None = None,
+    status: Literal["offered", "open", "assigned", "resolved", "declined"] | None = None,
     limit: int = Query(100, ge=1, le=500),
 ) -> list[HandoffOut]:
     return [HandoffOut.of(h) for h in services.desk.handoffs(status, limit)]
 
 
-@router.get("/handoffs/{handoff_id}", response_model=HandoffOut)
-def read_handoff(handoff_id: str, services: ServicesDep, _scope: AgentScope) -> HandoffOut:
-    return HandoffOut.of(services.desk.handoff(handoff_id))
+@router.get("/handoffs/{handoff_id}", response_model=HandoffPacketOut, response_model_by_alias=True)
+def read_handoff(handoff_id: str, services: ServicesDep, _scope: AgentScope) -> HandoffPacketOut:
+    """The handoff packet: live transcript, customer context, reason, draft and sources, a summary,
+    a suggested reply, the assignee and the assignment history."""
+    return HandoffPacketOut.of_packet(services.desk.packet(handoff_id))
 
 
 @router.post("/handoffs/{handoff_id}/reply", response_model=AgentReplyOut)
 def reply_to_handoff(
     handoff_id: str, body: AgentReply, services: ServicesDep, _scope: AgentScope
 ) -> AgentReplyOut:
-    handoff, suggestion = services.desk.reply(handoff_id, body.agent, body.text, learn=body.learn)
+    handoff, suggestion = services.desk.reply(
+        handoff_id, body.agent, body.text, learn=body.learn, resolve=body.resolve
+    )
     return AgentReplyOut(
         handoff=HandoffOut.of(handoff), suggestion=SuggestionOut.of(suggestion) if suggestion else None
     )
+
+
+# -- handoff: assignment, resolution, feedback ----------------------------------------------------
+
+
+@router.post("/handoffs/{handoff_id}/assign", response_model=HandoffOut)
+def assign_handoff(handoff_id: str, body: Assign, services: ServicesDep, _scope: AgentScope) -> HandoffOut:
+    """(Re)assign; the event records who, when, from and to. Everything else is kept."""
+    return HandoffOut.of(services.desk.assign(handoff_id, body.agent, body.by))
+
+
+@router.post("/handoffs/{handoff_id}/resolve", response_model=AgentReplyOut)
+def resolve_handoff(
+    handoff_id: str, body: Resolve, services: ServicesDep, _scope: AgentScope
+) -> AgentReplyOut:
+    """Resolve after replies sent with ``resolve: false``; the last reply becomes the suggestion."""
+    handoff, suggestion = services.desk.resolve(handoff_id, body.agent, learn=body.learn)
+    return AgentReplyOut(
+        handoff=HandoffOut.of(handoff), suggestion=SuggestionOut.of(suggestion) if suggestion else None
+    )
+
+
+@router.get("/feedback", response_model=list[FeedbackOut])
+def list_feedback(
+    services: ServicesDep,
+    _scope: AgentScope,
+    conversation_id: str | None = None,
+    thumbs: Literal["up", "down"] | None = None,
+    min_rating: int | None = Query(None, ge=1, le=5),
+    max_rating: int | None = Query(None, ge=1, le=5),
+    role: Literal["bot", "agent"] | None = Query(None, description="Only feedback on replies by this role"),
+    since: datetime | None = Query(None, description="ISO 8601; naive times are UTC"),
+    limit: int = Query(100, ge=1, le=500),
+) -> list[FeedbackOut]:
+    if services.feedback is None:
+        raise BackendError("feedback is not configured")
+    if since is not None:
+        since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
+    found = services.feedback.list(
+        conversation_id=conversation_id,
+        thumbs=thumbs,
+        min_rating=min_rating,
+        max_rating=max_rating,
+        role=role,
+        since=since,
+        limit=limit,
+    )
+    return [FeedbackOut.of(f) for f in found]
 
 
 @router.get("/suggestions", response_model=list[SuggestionOut])

@@ -86,4 +86,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(agents.router)
     app.include_router(knowledge.router)
+
+    # -- handoff: stop the webhook worker thread when the server shuts down --
+    app.router.on_shutdown.append(services.close)
     return app

@@ -16,6 +16,8 @@ from firstlast.api.schemas import (
     ConversationCreate,
     ConversationCreated,
     ConversationOut,
+    FeedbackCreate,
+    FeedbackOut,
     MessageCreate,
     MessageOut,
     ReplyOut,
@@ -85,6 +87,31 @@ def send_message(
             _events(out), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
     return out
+
+
+# -- handoff: customer feedback ------------------------------------------------------------------
+
+
+@router.post("/{conversation_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackOut)
+def give_feedback(
+    conversation_id: str,
+    body: FeedbackCreate,
+    services: ServicesDep,
+    scope: CallerScope,
+    x_conversation_token: TokenHeader = None,
+) -> FeedbackOut:
+    """Thumbs up/down or a 1-5 rating, on the conversation or on one bot/agent reply (``message_id``)."""
+    _authorize(services, scope, conversation_id, x_conversation_token)
+    if services.feedback is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "feedback is not configured")
+    feedback = services.feedback.add(
+        conversation_id,
+        thumbs=body.thumbs,
+        rating=body.rating,
+        comment=body.comment,
+        message_id=body.message_id,
+    )
+    return FeedbackOut.of(feedback)
 
 
 def _sse(event: str, data: dict[str, object]) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from firstlast.types import Citation, Conversation, Handoff, Message, Suggestion
+from firstlast.types import Citation, Conversation, Feedback, Handoff, HandoffPacket, Message, Suggestion
 
 
 class Strict(BaseModel):
@@ -72,6 +72,7 @@ class ConversationOut(BaseModel):
     context: dict[str, Any]
     created_at: str
     messages: list[MessageOut]
+    feedback: list[FeedbackOut] = []
 
     @classmethod
     def of(cls, c: Conversation) -> ConversationOut:
@@ -82,6 +83,7 @@ class ConversationOut(BaseModel):
             context=dict(c.context),
             created_at=c.created_at,
             messages=[MessageOut.of(m) for m in c.messages],
+            feedback=[FeedbackOut.of(f) for f in c.feedback],
         )
 
 
@@ -140,6 +142,7 @@ class AgentReply(Strict):
     agent: str = Field(min_length=1, max_length=128)
     text: str = Field(min_length=1, max_length=8000)
     learn: bool = True
+    resolve: bool = Field(True, description="Resolve the handoff with this reply (false: keep it open)")
 
 
 class SuggestionOut(BaseModel):
@@ -195,3 +198,93 @@ class IngestOut(BaseModel):
     removed: int
     chunks_written: int
     chunks_embedded: int
+
+
+# -- handoff: the packet, assignment, resolution, feedback ---------------------------------------
+
+
+class SuggestedReplyOut(BaseModel):
+    text: str
+    source: Literal["draft", "passage", "none"]
+    confidence: float | None = None
+    citations: list[CitationOut] = []
+
+
+class AssignmentOut(BaseModel):
+    by: str
+    at: str
+    to: str
+    from_: str | None = Field(None, serialization_alias="from")
+
+
+class HandoffPacketOut(HandoffOut):
+    """``transcript`` here is live: every message up to the resolution, including those sent after
+    the handoff (``after_handoff``)."""
+
+    summary: list[str]
+    suggested_reply: SuggestedReplyOut
+    assignee: str | None
+    assignments: list[AssignmentOut]
+    events: list[dict[str, Any]]
+
+    @classmethod
+    def of_packet(cls, p: HandoffPacket) -> HandoffPacketOut:
+        base = HandoffOut.of(p.handoff).model_dump()
+        base["transcript"] = [dict(t.__dict__) for t in p.transcript]
+        r = p.suggested_reply
+        return cls(
+            **base,
+            summary=list(p.summary),
+            suggested_reply=SuggestedReplyOut(
+                text=r.text,
+                source=r.source,
+                confidence=r.confidence,
+                citations=[CitationOut.of(c) for c in r.citations],
+            ),
+            assignee=p.handoff.agent,
+            assignments=[AssignmentOut(**a.__dict__) for a in p.assignments],
+            events=[dict(e) for e in p.events],
+        )
+
+
+class Assign(Strict):
+    agent: str = Field(min_length=1, max_length=128, description="The new assignee")
+    by: str | None = Field(None, min_length=1, max_length=128, description="Who assigns (default: agent)")
+
+
+class Resolve(Strict):
+    agent: str = Field(min_length=1, max_length=128)
+    learn: bool = True
+
+
+class FeedbackCreate(Strict):
+    thumbs: Literal["up", "down"] | None = None
+    rating: int | None = Field(None, ge=1, le=5)
+    comment: str = Field("", max_length=2000)
+    message_id: int | None = Field(
+        None, description="The bot or agent reply rated; must be in this conversation"
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> FeedbackCreate:
+        if (self.thumbs is None) == (self.rating is None):
+            raise ValueError("give either thumbs ('up' or 'down') or a rating from 1 to 5")
+        return self
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    conversation_id: str
+    message_id: int | None
+    thumbs: str | None
+    rating: int | None
+    comment: str
+    created_at: str
+
+    @classmethod
+    def of(cls, f: Feedback) -> FeedbackOut:
+        return cls(**f.__dict__)
+
+
+ConversationOut.model_rebuild()
+ConversationCreated.model_rebuild()

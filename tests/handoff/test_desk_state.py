@@ -1,0 +1,55 @@
+"""What the desk tells the policy about a conversation: the streak, the offer, and the history."""
+
+from __future__ import annotations
+
+from firstlast.db import MessageRow
+from firstlast.handoff.desk import _conversation_state, _history
+
+
+def _m(role: str, text: str = "t", decision: str | None = None, reason: str | None = None) -> MessageRow:
+    return MessageRow(role=role, text=text, decision=decision, reason=reason)
+
+
+def test_streak_counts_unanswered_bot_turns_back_to_the_last_answer() -> None:
+    messages = [
+        _m("customer"),
+        _m("bot", decision="answer"),
+        _m("customer"),
+        _m("bot", decision="offer", reason="low_confidence"),
+        _m("customer", "no"),
+        _m("bot", decision="declined", reason="low_confidence"),  # not a turn of its own
+        _m("customer"),
+        _m("bot", decision="no_answer", reason="no_knowledge"),
+    ]
+    state = _conversation_state(messages)
+    assert state.low_confidence_streak == 2 and state.offered
+
+
+def test_an_agent_reply_or_another_reason_ends_the_streak() -> None:
+    after_agent = [_m("bot", decision="handoff", reason="low_confidence"), _m("agent"), _m("customer")]
+    assert _conversation_state(after_agent).low_confidence_streak == 0
+    other = [
+        _m("bot", decision="offer", reason="low_confidence"),
+        _m("bot", decision="handoff", reason="frustration"),
+    ]
+    assert _conversation_state(other).low_confidence_streak == 0
+    assert _conversation_state([]).offered is False
+
+
+def test_history_leaves_out_the_bots_notices_but_keeps_its_answers_and_agents() -> None:
+    messages = [
+        _m("customer", "How do I export?"),
+        _m("bot", "Offer a person?", decision="offer", reason="low_confidence"),
+        _m("customer", "no"),
+        _m("bot", "Ok, ask another way", decision="declined"),
+        _m("customer", "Export my notes to PDF"),
+        _m("bot", "Use File > Export.", decision="answer"),
+        _m("agent", "Also try the app."),
+    ]
+    assert [(t.role, t.text) for t in _history(messages)] == [
+        ("customer", "How do I export?"),
+        ("customer", "no"),
+        ("customer", "Export my notes to PDF"),
+        ("bot", "Use File > Export."),
+        ("agent", "Also try the app."),
+    ]
