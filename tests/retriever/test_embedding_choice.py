@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 
 import pytest
+from tests.conftest import EVALDATA, SAMPLE_KB
 
 from firstlast.config import Settings
 from firstlast.errors import ConfigError
@@ -15,7 +16,6 @@ from firstlast.ingest.loaders import load_path
 from firstlast.retriever.embeddings import AutoEmbedder, E5Embedder, MiniLMEmbedder
 from firstlast.types import Document, Question
 from firstlast.wiring import build
-from tests.conftest import EVALDATA, SAMPLE_KB
 
 
 def japanese_faq(n: int) -> list[Document]:
@@ -55,7 +55,7 @@ def test_auto_gives_an_english_kb_minilm_and_a_mismatched_backend_is_refused(
     assert services.store.embedding() == "minilm"
     assert isinstance(build(make_settings()).embedder, MiniLMEmbedder)
 
-    with pytest.raises(ConfigError, match="embedded with 'minilm'.*FIRSTLAST_EMBEDDING__BACKEND=minilm"):
+    with pytest.raises(ConfigError, match=r"embedded with 'minilm'.*FIRSTLAST_EMBEDDING__BACKEND=minilm"):
         build(make_settings(embedding={"backend": "e5"}))
 
 
