@@ -180,6 +180,10 @@ def eval_run(
     ] = None,
     threshold: Annotated[float | None, typer.Option(help="Handoff threshold (default from settings)")] = None,
     baselines: Annotated[bool, typer.Option(help="Also measure vanilla dense and BM25 baselines")] = True,
+    reuse_store: Annotated[
+        bool,
+        typer.Option(help="Keep the store in OUT from an earlier run; only changed documents are embedded"),
+    ] = False,
 ) -> None:
     """Ingest DATASET/kb.jsonl into a fresh store, ask every question, write metrics.json."""
     from firstlast.eval.runner import print_metrics, run_eval
@@ -194,6 +198,7 @@ def eval_run(
         base_settings=load_settings(),
         progress_console=err,
         baselines=baselines,
+        reuse_store=reuse_store,
     )
     print_metrics(metrics, console)
     console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")

@@ -121,6 +121,28 @@ def test_eval_run_writes_metrics_results_and_report(tiny_dataset: Path, tmp_path
     assert "data:image/png;base64," in (out / "report.html").read_text()
 
 
+def test_eval_run_reuse_store_writes_nothing_when_the_kb_is_unchanged(tiny_dataset: Path, tmp_path: Path):
+    from firstlast.retriever.chroma_store import ChromaStore
+
+    out = tmp_path / "out"
+    args = ["eval", "run", "--dataset", str(tiny_dataset), "--out", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    first = json.loads((out / "metrics.json").read_text())
+    version = ChromaStore.embedded(out / "store" / "chroma", "firstlast_kb").version()
+
+    result = CliRunner().invoke(app, [*args, "--reuse-store"])
+    assert result.exit_code == 0, result.output
+    assert ChromaStore.embedded(out / "store" / "chroma", "firstlast_kb").version() == version  # no writes
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["retrieval"] == first["retrieval"]
+    for name in ("dense", "bm25"):
+        for key in ("recall@1", "recall@5", "mrr@10", "auroc"):
+            assert again["baselines"][name][key] == first["baselines"][name][key]
+
+    assert CliRunner().invoke(app, args).exit_code == 0  # without the flag: a fresh store
+    assert ChromaStore.embedded(out / "store" / "chroma", "firstlast_kb").version() != version
+
+
 def test_eval_run_bad_dataset_is_one_line_and_exit_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["eval", "run", "--dataset", str(tmp_path / "nope"), "--out", str(tmp_path)]

@@ -58,9 +58,17 @@ def _unique(documents: Sequence[Document]) -> list[Document]:
 
 
 def vanilla_dense(
-    documents: Sequence[Document], items: Sequence[LabelledQuestion], embedder: Embedder, workdir: Path
+    documents: Sequence[Document],
+    items: Sequence[LabelledQuestion],
+    embedder: Embedder,
+    workdir: Path,
+    *,
+    reuse: bool = False,
 ) -> BaselineRun:
-    """One vector per document in a separate Chroma store under ``workdir``; query by cosine."""
+    """One vector per document in a separate Chroma store under ``workdir``; query by cosine.
+
+    ``reuse`` keeps a collection from an earlier run when it holds exactly these documents' ids and
+    was embedded by the same model."""
     import chromadb
     from chromadb.config import Settings as ChromaClientSettings
     from chromadb.errors import NotFoundError
@@ -70,12 +78,22 @@ def vanilla_dense(
     client = chromadb.PersistentClient(
         path=str(workdir), settings=ChromaClientSettings(anonymized_telemetry=False)
     )
-    with contextlib.suppress(NotFoundError):  # a rerun in the same folder starts from an empty collection
-        client.delete_collection(_COLLECTION)
+    kept = False
+    if reuse:
+        with contextlib.suppress(NotFoundError):
+            old = client.get_collection(_COLLECTION, embedding_function=None)
+            same_ids = set(old.get(include=[])["ids"]) == {d.id for d in docs}
+            kept = same_ids and (old.metadata or {}).get("embedding") == embedder.name
+    if not kept:
+        with contextlib.suppress(NotFoundError):  # a rerun in the same folder starts from empty
+            client.delete_collection(_COLLECTION)
     collection = client.get_or_create_collection(
-        _COLLECTION, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+        _COLLECTION,
+        embedding_function=None,
+        configuration={"hnsw": {"space": "cosine"}},
+        metadata={"embedding": embedder.name},
     )
-    for start in range(0, len(docs), _BATCH):
+    for start in range(0, 0 if kept else len(docs), _BATCH):
         part = docs[start : start + _BATCH]
         vectors = embedder.embed_documents([f"{d.title}\n{d.text}".strip() for d in part])
         collection.add(ids=[d.id for d in part], embeddings=np.asarray(vectors, dtype=np.float32))
@@ -145,8 +163,13 @@ def baseline_metrics(run: BaselineRun, items: Sequence[LabelledQuestion]) -> dic
 
 
 def run_baselines(
-    documents: Sequence[Document], items: Sequence[LabelledQuestion], embedder: Embedder, workdir: Path
+    documents: Sequence[Document],
+    items: Sequence[LabelledQuestion],
+    embedder: Embedder,
+    workdir: Path,
+    *,
+    reuse: bool = False,
 ) -> dict[str, dict[str, Any]]:
     """Both baselines and their metrics, keyed by baseline name (for ``metrics["baselines"]``)."""
-    runs = [vanilla_dense(documents, items, embedder, workdir), bm25_only(documents, items)]
+    runs = [vanilla_dense(documents, items, embedder, workdir, reuse=reuse), bm25_only(documents, items)]
     return {run.name: baseline_metrics(run, items) for run in runs}

@@ -123,11 +123,14 @@ def compute_metrics(
     }
 
 
-def fresh_services(base_settings: Settings, store_dir: Path, threshold: float | None = None) -> Services:
-    """Services on an empty embedded store and SQLite file in ``store_dir`` (deleted first)."""
+def fresh_services(
+    base_settings: Settings, store_dir: Path, threshold: float | None = None, *, reuse: bool = False
+) -> Services:
+    """Services on an embedded store and SQLite file in ``store_dir``: deleted first, unless ``reuse``
+    (then the incremental ingest that follows embeds only what changed since the last run)."""
     from firstlast.wiring import build
 
-    if store_dir.exists():
+    if store_dir.exists() and not reuse:
         shutil.rmtree(store_dir)
     answer = base_settings.answer.model_copy(update={"threshold": threshold} if threshold is not None else {})
     settings = base_settings.model_copy(
@@ -151,6 +154,7 @@ def run_eval(
     threshold: float | None = None,
     progress_console: Console | None = None,
     baselines: bool = True,
+    reuse_store: bool = False,
 ) -> dict[str, Any]:
     kb = dataset_dir / "kb.jsonl"
     if not kb.is_file():
@@ -160,7 +164,7 @@ def run_eval(
         items += load_questions(extra)
     if not items:
         raise InvalidInput("no questions to evaluate")
-    services = fresh_services(base_settings, out / "store", threshold=threshold)
+    services = fresh_services(base_settings, out / "store", threshold=threshold, reuse=reuse_store)
     source, documents = load_path(kb)
     services.ingestor.ingest(documents, source=source)
     services.bot.ask(items[0].question)  # warm-up: load lazily initialised parts before timing
@@ -177,7 +181,9 @@ def run_eval(
     metrics = compute_metrics(dataset_dir.name, results, chunk_docs, services.bot.policy.threshold)
     if baselines:
         with console.status("measuring baselines (vanilla dense, BM25) on the same data"):
-            measured = run_baselines(documents, items, services.embedder, out / "baselines")
+            measured = run_baselines(
+                documents, items, services.embedder, out / "baselines", reuse=reuse_store
+            )
         metrics["baselines"] = {"dense": measured["vanilla_dense"], "bm25": measured["bm25_only"]}
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
