@@ -100,7 +100,7 @@ def _by_group(samples: Sequence[Sample], predicted: np.ndarray, labels: list[boo
 def calibrate(
     samples: Sequence[Sample],
     *,
-    c: float = 1.0,
+    c: float = 0.3,  # L2 strength; 0.3 gave the best cross-validated ECE on the pooled dev results
     folds: int = 5,
     target_precision: float | None = None,
     seed: int = 0,
