@@ -21,6 +21,7 @@ from firstlast.handoff.sentiment import FrustrationDetector
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.service import LearningService
+from firstlast.learning.verdict import ResolutionJudge
 from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
 from firstlast.retriever.embeddings import Embedder, build_embedder
 from firstlast.retriever.hybrid import HybridRetriever
@@ -76,6 +77,24 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
     policy = HandoffPolicy(threshold, frustrated=FrustrationDetector())
     bot = Bot(retriever, answerer, policy, voice)
     db = Database(settings.sql_url)
-    learning = LearningService(db, ingestor)
+    # -- learning loop (issue #5): verdicts, dedupe, conflicts, learned entries --
+    lrn = settings.learning
+    judge = ResolutionJudge(
+        store,
+        embedder,
+        miss_similarity=lrn.miss_similarity,
+        miss_overlap=lrn.miss_overlap,
+        max_personal_share=lrn.max_personal_share,
+    )
+    learning = LearningService(
+        db,
+        ingestor,
+        store,
+        embedder,
+        judge=judge,
+        same_question_similarity=lrn.same_question_similarity,
+        same_question_overlap=lrn.same_question_overlap,
+        agree_similarity=lrn.agree_similarity,
+    )
     desk = SupportDesk(db, bot, learning)
     return Services(settings, embedder, store, ingestor, retriever, voice, bot, db, desk, learning)

@@ -269,13 +269,13 @@ class SupportDesk:
             question, conversation_id = row.question, row.conversation_id
             handoff = _to_handoff(row)
         suggestion = None
-        if learn:
-            suggestion = self._learning.suggest(
+        if learn:  # the learning loop decides what the answer means (issue #5)
+            suggestion = self._learning.on_resolved(
                 question,
                 text,
                 agent=agent,
                 handoff_id=handoff_id,
                 conversation_id=conversation_id,
                 names=names,
-            )
+            ).suggestion
         return handoff, suggestion

@@ -72,3 +72,11 @@ def scrub(text: str, names: Iterable[str] = ()) -> str:
 
 def contains_pii(text: str) -> bool:
     return scrub(text) != text
+
+
+def customer_names(attributes: object) -> list[str]:
+    """The customer's name and its parts, from widget attributes such as ``customer_name``."""
+    if not isinstance(attributes, dict):
+        return []
+    full = [str(v) for k, v in attributes.items() if "name" in str(k).lower() and v]
+    return full + [part for name in full for part in name.split() if len(part) >= 2]
