@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from firstlast import __version__
 from firstlast.api import agents, conversations, knowledge
+from firstlast.api import learning as learning_routes  # issue #5
 from firstlast.errors import (
     BackendError,
     ConfigError,
@@ -86,4 +87,5 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(conversations.router)
     app.include_router(agents.router)
     app.include_router(knowledge.router)
+    app.include_router(learning_routes.router)  # learning loop (issue #5)
     return app
