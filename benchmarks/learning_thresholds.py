@@ -7,6 +7,8 @@
    share of negatives wrongly called a retrieval miss.
 2. Same question (dedupe/conflict): cosine and content-word overlap of generalised questions, for
    pairs with the same gold document vs. pairs with different gold documents.
+3. Agreeing answers (conflict): cosine of the gold answers of same-question pairs (question cosine
+   >= 0.8) with the same gold document (they agree) vs. with different gold documents' answers.
 
     .venv/bin/python benchmarks/learning_thresholds.py --dataset ../shared/evaldata/emanual_smarttv
 """
@@ -82,6 +84,17 @@ def main() -> None:
                 f"{s:.2f} {o:.2f}  {tp}/{len(same)} ({tp / len(same):.3f})  "
                 f"{fp}/{len(diff)} ({fp / len(diff):.5f})"
             )
+
+    av = answers / np.linalg.norm(answers, axis=1, keepdims=True)
+    agree = [float(av[i] @ av[j]) for i in range(len(items)) for j in range(i + 1, len(items))
+             if sims[i, j] >= 0.8 and items[i].gold_doc_ids & items[j].gold_doc_ids]  # fmt: skip
+    other = [float(av[i] @ av[j]) for i in range(len(items)) for j in range(i + 1, len(items))
+             if not items[i].gold_doc_ids & items[j].gold_doc_ids]  # fmt: skip
+    print(f"\nagreeing answers: {len(agree)} same-question same-document pairs, {len(other)} others")
+    for t in (0.5, 0.6, 0.7, 0.75, 0.8, 0.85):
+        a = sum(x >= t for x in agree) / max(len(agree), 1)
+        o = sum(x >= t for x in other) / max(len(other), 1)
+        print(f"{t:.2f}  agreeing pairs >= t: {a:.3f}   different-document answers >= t: {o:.4f}")
 
 
 if __name__ == "__main__":

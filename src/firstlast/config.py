@@ -91,6 +91,8 @@ class LearningSettings(BaseModel):
     agree_similarity: float = Field(0.75, ge=0, le=1)
     # customer-specific: share of the answer's words that are personal-data placeholders
     max_personal_share: float = Field(0.25, ge=0, le=1)
+    # write long learned answers as sections of this many sentences (0: one piece; see README)
+    answer_section_sentences: int = Field(0, ge=0, le=20)
 
 
 class Settings(BaseSettings):

@@ -95,6 +95,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
         same_question_similarity=lrn.same_question_similarity,
         same_question_overlap=lrn.same_question_overlap,
         agree_similarity=lrn.agree_similarity,
+        section_sentences=lrn.answer_section_sentences,
     )
     desk = SupportDesk(db, bot, learning)
     return Services(settings, embedder, store, ingestor, retriever, voice, bot, db, desk, learning)

@@ -140,13 +140,14 @@ class LearningService:
         same_question_similarity: float = 0.80,
         same_question_overlap: float = 0.3,
         agree_similarity: float = 0.75,
+        section_sentences: int = 0,
     ) -> None:
         self._db = db
         self._ingestor = ingestor
         self._store = store
         self._embedder = embedder
         self.judge = judge or ResolutionJudge(store, embedder)
-        self.entries = LearnedEntries(db, ingestor)
+        self.entries = LearnedEntries(db, ingestor, section_sentences)
         self._vectors = _VectorCache(embedder)
         self.same_question_similarity = same_question_similarity
         self.same_question_overlap = same_question_overlap
