@@ -88,7 +88,7 @@ class LearningSettings(BaseModel):
     same_question_similarity: float = Field(0.80, ge=0, le=1)
     same_question_overlap: float = Field(0.3, ge=0, le=1)
     # a matching question whose answer agrees below this cosine is a conflict
-    agree_similarity: float = Field(0.75, ge=0, le=1)
+    agree_similarity: float = Field(0.70, ge=0, le=1)
     # customer-specific: share of the answer's words that are personal-data placeholders
     max_personal_share: float = Field(0.25, ge=0, le=1)
     # write long learned answers as sections of this many sentences (0: one piece; see README)

@@ -139,7 +139,7 @@ class LearningService:
         judge: ResolutionJudge | None = None,
         same_question_similarity: float = 0.80,
         same_question_overlap: float = 0.3,
-        agree_similarity: float = 0.75,
+        agree_similarity: float = 0.70,
         section_sentences: int = 0,
     ) -> None:
         self._db = db
