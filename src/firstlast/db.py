@@ -175,6 +175,7 @@ class LearnedVersionRow(Base):
     approved_by: Mapped[str] = mapped_column(String(128), default="")
     approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="current")  # current | superseded | rolled_back
+    variants: Mapped[list[Any]] = mapped_column(default=list)  # other wordings customers used
 
 
 class Database:

@@ -283,6 +283,7 @@ class LearnedVersion:
     approved_at: str
     status: str  # current | superseded | rolled_back
     suggestion_id: str | None = None
+    variants: tuple[str, ...] = ()  # other wordings customers used for the question
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,15 @@ def test_the_same_question_from_three_conversations_is_one_suggestion_with_three
     assert [s.handoff_id for s in pending.sources] == [h for _, h in opened]
     assert all(s.similarity >= sample_services.learning.same_question_similarity for s in pending.sources)
     assert all("Dana" not in s.question for s in pending.sources)
+    # Approved, the other wordings are written with the entry (searchable, never quoted as the answer).
+    approved = sample_services.learning.approve(pending.id, approver="lead")
+    entry = sample_services.learning.entries.get(approved.learned_doc_id or "")
+    assert entry.versions[0].variants == (
+        "Is there a discount for non-profit organisations?",
+        "Do you have discounts for non-profit organisations?",
+    )
+    (chunk,) = [c for c in sample_services.store.chunks() if c.doc_id == approved.learned_doc_id]
+    assert chunk.text == DISCOUNT and "Is there a discount" in chunk.section
 
 
 def test_different_questions_stay_separate_suggestions(sample_services: Services) -> None:

@@ -32,3 +32,16 @@ def test_long_learned_answer_can_be_written_as_question_headed_sections() -> Non
 def test_short_answers_stay_whole(sentences: int) -> None:
     doc = learned_document("learned/x", "Q?", "A short answer. With two sentences.", {}, sentences)
     assert doc.text == "A short answer. With two sentences."
+
+
+def test_other_wordings_head_the_answer_and_are_never_quoted_as_it() -> None:
+    doc = learned_document(
+        "learned/x",
+        "Do you offer a discount for non-profit organisations?",
+        "Yes: 50% off the Team plan.",
+        {},
+        variants=["Is there a non-profit discount?", "Do you offer a discount for non-profit organisations?"],
+    )
+    (chunk,) = Chunker().chunk(doc)
+    assert chunk.text == "Yes: 50% off the Team plan."
+    assert chunk.section == "Is there a non-profit discount?"

@@ -243,6 +243,7 @@ class LearnedVersionOut(BaseModel):
     approved_at: str
     status: str
     suggestion_id: str | None = None
+    variants: list[str] = []
 
 
 class LearnedEntryOut(BaseModel):

@@ -13,7 +13,7 @@ messages whose citations name the entry's document.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlalchemy import String, cast, func, select
@@ -32,22 +32,34 @@ def _iso(value: object) -> str | None:
 
 
 def learned_document(
-    doc_id: str, question: str, answer: str, metadata: Mapping[str, str], section_sentences: int = 0
+    doc_id: str,
+    question: str,
+    answer: str,
+    metadata: Mapping[str, str],
+    section_sentences: int = 0,
+    variants: Sequence[str] = (),
 ) -> Document:
-    """The knowledge-base document for a learned answer: the question is its title.
+    """The knowledge-base document for a learned answer: the question is its title, and the other
+    wordings customers used (merged suggestions) head the answer, so they are searched too but never
+    quoted as the answer.
 
     With ``section_sentences > 0`` a longer answer is written as sections of that many sentences,
     each headed by the question, so each part is embedded on its own and a later, narrower question
     finds the part that answers it (off by default: on emanual_smarttv, 3 raised learn_once_rate
     0.295 -> 0.362 but false_learn_rate 0.029 -> 0.051; see README).
     """
+    also = " / ".join(dict.fromkeys(v.replace("\n", " ").strip("# ") for v in variants if v != question))
     sentences = split_sentences(answer)
     if section_sentences <= 0 or len(sentences) <= section_sentences:
-        text = answer
+        text = f"## {also}\n\n{answer}" if also else answer
     else:
         step = section_sentences
         parts = [" ".join(sentences[i : i + step]) for i in range(0, len(sentences), step)]
-        text = "\n\n".join(f"## {question} ({n}/{len(parts)})\n\n{part}" for n, part in enumerate(parts, 1))
+        heads = [
+            f"{question} ({n}/{len(parts)})" + (f" / {also}" if also else "")
+            for n in range(1, len(parts) + 1)
+        ]
+        text = "\n\n".join(f"## {head}\n\n{part}" for head, part in zip(heads, parts))
     return Document(id=doc_id, title=question, text=text, source=LEARNED_SOURCE, metadata=dict(metadata))
 
 
@@ -71,10 +83,13 @@ class LearnedEntries:
         suggestion_id: str,
         conversation_id: str = "",
         review_at: date | None = None,
+        variants: Sequence[str] = (),
     ) -> LearnedEntryRow:
         doc_id = f"{LEARNED_SOURCE}/{entry_id}"
         now = utcnow()
-        self._write(doc_id, question, answer, approver, now.isoformat(), suggestion_id, conversation_id, 1)
+        self._write(
+            doc_id, question, answer, approver, now.isoformat(), suggestion_id, conversation_id, 1, variants
+        )
         row = LearnedEntryRow(
             id=entry_id,
             doc_id=doc_id,
@@ -96,6 +111,7 @@ class LearnedEntries:
                 suggestion_id=suggestion_id,
                 approved_by=approver,
                 approved_at=now,
+                variants=list(variants),
             )
         )
         s.flush()
@@ -112,6 +128,7 @@ class LearnedEntries:
         approver: str,
         suggestion_id: str,
         review_at: date | None = None,
+        variants: Sequence[str] = (),
     ) -> LearnedEntryRow | None:
         """A new approved version of the active entry behind ``doc_id``; None if there is none."""
         row = s.scalars(select(LearnedEntryRow).where(LearnedEntryRow.doc_id == doc_id)).first()
@@ -125,7 +142,7 @@ class LearnedEntries:
             s.scalar(select(func.max(LearnedVersionRow.version)).where(LearnedVersionRow.entry_id == row.id))
             or 0
         ) + 1
-        self._write(doc_id, question, answer, approver, now.isoformat(), suggestion_id, "", version)
+        self._write(doc_id, question, answer, approver, now.isoformat(), suggestion_id, "", version, variants)
         s.add(
             LearnedVersionRow(
                 entry_id=row.id,
@@ -135,6 +152,7 @@ class LearnedEntries:
                 suggestion_id=suggestion_id,
                 approved_by=approver,
                 approved_at=now,
+                variants=list(variants),
             )
         )
         row.question, row.answer, row.version, row.updated_at = question, answer, version, now
@@ -155,6 +173,7 @@ class LearnedEntries:
         suggestion_id: str,
         conversation_id: str,
         version: int,
+        variants: Sequence[str] = (),
     ) -> None:
         metadata = {
             "kind": "learned",
@@ -164,7 +183,7 @@ class LearnedEntries:
             "suggestion_id": suggestion_id,
             "version": str(version),
         }
-        document = learned_document(doc_id, question, answer, metadata, self._section_sentences)
+        document = learned_document(doc_id, question, answer, metadata, self._section_sentences, variants)
         self._ingestor.ingest([document])  # the one write path into the KB
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -215,6 +234,7 @@ class LearnedEntries:
                     previous.suggestion_id or "",
                     "",
                     previous.version,
+                    previous.variants or [],
                 )
                 previous.status = "current"
                 self._db.record(
@@ -327,6 +347,7 @@ def _to_version(v: LearnedVersionRow) -> LearnedVersion:
         approved_at=_iso(v.approved_at) or "",
         status=v.status,
         suggestion_id=v.suggestion_id,
+        variants=tuple(v.variants or ()),
     )
 
 

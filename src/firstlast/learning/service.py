@@ -433,6 +433,10 @@ class LearningService:
             edited = answer is not None and answer.strip() != "" and answer.strip() != row.answer
             final = scrub(answer.strip(), self._names(s, row)) if edited and answer else row.answer
             flag = s.get(SuggestionFlagRow, row.id)
+            sources = s.scalars(
+                select(SuggestionSourceRow).where(SuggestionSourceRow.suggestion_id == row.id)
+            )
+            variants = list(dict.fromkeys(src.question for src in sources if src.question != row.question))
             entry = None
             if flag is not None and flag.conflict_doc_id.startswith(f"{LEARNED_SOURCE}/"):
                 entry = self.entries.supersede(
@@ -443,6 +447,7 @@ class LearningService:
                     approver=approver,
                     suggestion_id=row.id,
                     review_at=review_at,
+                    variants=variants,
                 )
             if entry is None:
                 entry = self.entries.create(
@@ -454,6 +459,7 @@ class LearningService:
                     suggestion_id=row.id,
                     conversation_id=row.conversation_id or "",
                     review_at=review_at,
+                    variants=variants,
                 )
             row.status = "edited" if edited else "approved"
             row.final_answer = final
