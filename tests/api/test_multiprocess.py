@@ -32,11 +32,11 @@ def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
     return proc, f"http://127.0.0.1:{port}"
 
 
-def _wait(proc: subprocess.Popen[bytes], base: str) -> None:
+def _wait(proc: subprocess.Popen[bytes], base: str, path: str = "/healthz") -> None:
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}{path}", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             time.sleep(0.3)
@@ -81,11 +81,74 @@ def _ask(http: httpx.Client, base: str, text: str) -> dict:
     return response.json()
 
 
+@pytest.fixture(scope="module")
+def two_servers_on_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The same, with Chroma as a server (`chroma run`) that both API processes talk to."""
+    tmp = tmp_path_factory.mktemp("chroma-server")
+    chroma_port = _free_port()
+    chroma_bin = Path(sys.executable).with_name("chroma")
+    if not chroma_bin.exists():
+        pytest.skip("the chroma CLI is not installed next to this Python")
+    chroma = subprocess.Popen(
+        [
+            str(chroma_bin),
+            "run",
+            "--path",
+            str(tmp / "chroma"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(chroma_port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    env = {
+        **os.environ,
+        "FIRSTLAST_DATA_DIR": str(tmp / "data"),
+        "FIRSTLAST_CHROMA__MODE": "http",
+        "FIRSTLAST_CHROMA__PORT": str(chroma_port),
+        "FIRSTLAST_ANSWER__VOICE_PROFILE": str(REPO / "examples" / "voice.yaml"),
+        "FIRSTLAST_API__WIDGET_KEYS": '["mp-widget"]',
+        "FIRSTLAST_API__AGENT_KEYS": '["mp-agent"]',
+    }
+    procs = [chroma]
+    try:
+        _wait(chroma, f"http://127.0.0.1:{chroma_port}", path="/api/v2/heartbeat")
+        subprocess.run(
+            [sys.executable, "-m", "firstlast.cli", "ingest", str(REPO / "examples" / "sample_kb")],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        a, base_a = _start(env)
+        b, base_b = _start(env)
+        procs += [a, b]
+        _wait(a, base_a)
+        _wait(b, base_b)
+        yield base_a, base_b
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=20)
+
+
 @pytest.mark.integration
 def test_approved_through_one_process_answers_through_another_within_a_second(
     two_servers: tuple[str, str],
 ) -> None:
-    a, b = two_servers
+    _approve_in_a_answer_in_b(*two_servers)
+
+
+@pytest.mark.integration
+def test_with_a_chroma_server_approved_through_one_process_answers_through_another(
+    two_servers_on_chroma_server: tuple[str, str],
+) -> None:
+    _approve_in_a_answer_in_b(*two_servers_on_chroma_server)
+
+
+def _approve_in_a_answer_in_b(a: str, b: str) -> None:
     with httpx.Client(timeout=30) as http:
         # B has served from its in-memory index before anything is learned: a person is needed.
         handed = _ask(http, b, "Do you offer a discount for non-profit organisations?")
