@@ -62,3 +62,11 @@ def sample_services(services: Services) -> Services:
     source, documents = load_path(SAMPLE_KB)
     services.ingestor.ingest(documents, source=source)
     return services
+
+
+def post_until_handoff(desk: Any, conversation_id: str, text: str) -> Any:
+    """Post a customer message; when the bot offers a person (low confidence), accept the offer."""
+    posted = desk.post(conversation_id, text)
+    if posted.reply is not None and posted.reply.decision == "offer":
+        posted = desk.post(conversation_id, "Yes please")
+    return posted

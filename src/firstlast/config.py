@@ -220,6 +220,24 @@ class HandoffSettings(BaseModel):
         return value
 
 
+# -- learning loop (issue #5) ----------------------------------------------------------------------
+class LearningSettings(BaseModel):
+    """Thresholds of the learning loop, measured on emanual_smarttv (benchmarks/learning_thresholds.py)."""
+
+    # retrieval miss: an existing (non-learned) chunk supports the agent's answer this strongly
+    miss_similarity: float = Field(0.85, ge=0, le=1)  # cosine of answer and chunk
+    miss_overlap: float = Field(0.75, ge=0, le=1)  # share of the answer's content words in the chunk
+    # the same question: cosine of the generalised questions, and their content-word overlap
+    same_question_similarity: float = Field(0.80, ge=0, le=1)
+    same_question_overlap: float = Field(0.3, ge=0, le=1)
+    # a matching question whose answer agrees below this cosine is a conflict
+    agree_similarity: float = Field(0.70, ge=0, le=1)
+    # customer-specific: share of the answer's words that are personal-data placeholders
+    max_personal_share: float = Field(0.25, ge=0, le=1)
+    # write long learned answers as sections of this many sentences (0: one piece; see README)
+    answer_section_sentences: int = Field(0, ge=0, le=20)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FIRSTLAST_", env_nested_delimiter="__", extra="forbid", toml_file=None
@@ -234,6 +252,8 @@ class Settings(BaseSettings):
     api: ApiSettings = ApiSettings()
     chroma: ChromaSettings = ChromaSettings()
     handoff: HandoffSettings = HandoffSettings()
+
+    learning: LearningSettings = LearningSettings()  # issue #5
 
     @classmethod
     def settings_customise_sources(

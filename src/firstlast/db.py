@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -131,6 +131,83 @@ class WebhookDeliveryRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# -- learning loop (issue #5): verdicts, suggestion sources, learned entries and their versions --------
+
+
+class SuggestionSourceRow(Base):
+    """One conversation whose agent answer was merged into a suggestion (dedupe keeps them all)."""
+
+    __tablename__ = "suggestion_sources"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    suggestion_id: Mapped[str] = mapped_column(ForeignKey("suggestions.id"), index=True)
+    handoff_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    question: Mapped[str] = mapped_column(Text)  # scrubbed
+    answer: Mapped[str] = mapped_column(Text)  # scrubbed
+    agent: Mapped[str] = mapped_column(String(128), default="")
+    similarity: Mapped[float] = mapped_column(Float, default=1.0)  # to the suggestion's question
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SuggestionFlagRow(Base):
+    """Learning-loop facts about a suggestion: a conflict with existing knowledge."""
+
+    __tablename__ = "suggestion_flags"
+    suggestion_id: Mapped[str] = mapped_column(ForeignKey("suggestions.id"), primary_key=True)
+    conflict_doc_id: Mapped[str] = mapped_column(String(128))
+    conflict_text: Mapped[str] = mapped_column(Text)
+    similarity: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class RetrievalMissRow(Base):
+    """An agent answered what the knowledge base already said: retrieval missed ``doc_id``."""
+
+    __tablename__ = "retrieval_misses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    handoff_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    question: Mapped[str] = mapped_column(Text)  # scrubbed
+    answer: Mapped[str] = mapped_column(Text)  # scrubbed
+    doc_id: Mapped[str] = mapped_column(String(512), index=True)
+    chunk_id: Mapped[str] = mapped_column(String(512))
+    title: Mapped[str] = mapped_column(Text, default="")
+    similarity: Mapped[float] = mapped_column(Float)
+    overlap: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LearnedEntryRow(Base):
+    """A learned knowledge entry; kept after it is retired, so its history stays readable."""
+
+    __tablename__ = "learned_entries"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    doc_id: Mapped[str] = mapped_column(String(128), unique=True)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)  # active | retired
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    review_at: Mapped[date | None] = mapped_column(Date, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LearnedVersionRow(Base):
+    """Every approved text of a learned entry; rollback restores the previous one."""
+
+    __tablename__ = "learned_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    entry_id: Mapped[str] = mapped_column(ForeignKey("learned_entries.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    question: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str] = mapped_column(Text)
+    suggestion_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    approved_by: Mapped[str] = mapped_column(String(128), default="")
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="current")  # current | superseded | rolled_back
+    variants: Mapped[list[Any]] = mapped_column(default=list)  # other wordings customers used
 
 
 class Database:

@@ -215,6 +215,10 @@ class Suggestion:
     final_answer: str | None = None
     learned_doc_id: str | None = None
     note: str = ""
+    # -- learning loop (issue #5) --
+    count: int = 1  # how many conversations asked this (dedupe merges them)
+    sources: tuple[SuggestionSource, ...] = ()
+    conflict: KnowledgeConflict | None = None  # existing knowledge that says otherwise
 
 
 @dataclass(frozen=True)
@@ -291,3 +295,100 @@ class Feedback:
     thumbs: Literal["up", "down"] | None = None
     rating: int | None = None  # 1-5
     comment: str = ""
+
+
+# -- the learning loop (issue #5) ---------------------------------------------------------------
+
+VerdictKind = Literal["retrieval_miss", "customer_specific", "new_knowledge"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What an agent's answer means for the knowledge base, with the reason it was decided."""
+
+    kind: VerdictKind
+    reason: str
+    question: str  # generalised: personal data scrubbed, greetings and filler removed
+    answer: str  # personal data scrubbed
+    doc_id: str = ""  # retrieval_miss: the document that already held the answer
+    chunk_id: str = ""
+    title: str = ""
+    similarity: float = 0.0  # cosine of the answer and the supporting chunk
+    overlap: float = 0.0  # share of the answer's content words found in that chunk
+
+
+@dataclass(frozen=True)
+class SuggestionSource:
+    """A conversation whose agent answer is behind a suggestion."""
+
+    handoff_id: str | None
+    conversation_id: str | None
+    question: str
+    answer: str
+    agent: str
+    similarity: float
+    created_at: str
+
+
+@dataclass(frozen=True)
+class KnowledgeConflict:
+    """Existing knowledge that answers the same question differently."""
+
+    doc_id: str
+    text: str
+    similarity: float  # of the two questions
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """The learning loop's response to a resolved handoff: the verdict, and a suggestion if any."""
+
+    verdict: Verdict
+    suggestion: Suggestion | None = None
+
+
+@dataclass(frozen=True)
+class LearnedVersion:
+    version: int
+    question: str
+    answer: str
+    approved_by: str
+    approved_at: str
+    status: str  # current | superseded | rolled_back
+    suggestion_id: str | None = None
+    variants: tuple[str, ...] = ()  # other wordings customers used for the question
+
+
+@dataclass(frozen=True)
+class LearnedEntry:
+    """An approved answer in the knowledge base, with its lifecycle and how often the bot used it."""
+
+    id: str
+    doc_id: str
+    question: str
+    answer: str
+    status: str  # active | retired
+    version: int
+    created_by: str
+    created_at: str
+    updated_at: str
+    review_at: str | None = None
+    usage_count: int = 0  # bot replies that cited this entry
+    versions: tuple[LearnedVersion, ...] = ()
+    # customer feedback on bot replies that cited this entry: thumbs_up, thumbs_down, ratings, mean_rating
+    feedback: Mapping[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class RetrievalMiss:
+    id: int
+    question: str
+    answer: str
+    doc_id: str
+    chunk_id: str
+    title: str
+    similarity: float
+    overlap: float
+    created_at: str
+    handoff_id: str | None = None
+    conversation_id: str | None = None

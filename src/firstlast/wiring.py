@@ -25,6 +25,7 @@ from firstlast.handoff.webhook import WebhookNotifier
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.service import LearningService
+from firstlast.learning.verdict import ResolutionJudge
 from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
 from firstlast.retriever.embeddings import AutoEmbedder, Embedder, build_embedder
 from firstlast.retriever.hybrid import HybridRetriever
@@ -120,7 +121,26 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
     )
     bot = Bot(retriever, answerer, policy, voice)
     db = Database(settings.sql_url)
-    learning = LearningService(db, ingestor)
+    # -- learning loop (issue #5): verdicts, dedupe, conflicts, learned entries --
+    lrn = settings.learning
+    judge = ResolutionJudge(
+        store,
+        embedder,
+        miss_similarity=lrn.miss_similarity,
+        miss_overlap=lrn.miss_overlap,
+        max_personal_share=lrn.max_personal_share,
+    )
+    learning = LearningService(
+        db,
+        ingestor,
+        store,
+        embedder,
+        judge=judge,
+        same_question_similarity=lrn.same_question_similarity,
+        same_question_overlap=lrn.same_question_overlap,
+        agree_similarity=lrn.agree_similarity,
+        section_sentences=lrn.answer_section_sentences,
+    )
     notifier = build_notifier(settings, db)
     hours = BusinessHours(h.business_hours.timezone, h.business_hours.weekly)
     desk = SupportDesk(db, bot, learning, hours=hours, notifier=notifier)

@@ -121,7 +121,9 @@ def read_suggestion(suggestion_id: str, services: ServicesDep, _scope: AgentScop
 def approve_suggestion(
     suggestion_id: str, body: Approve, services: ServicesDep, _scope: AgentScope
 ) -> SuggestionOut:
-    return SuggestionOut.of(services.learning.approve(suggestion_id, body.approver, body.answer))
+    return SuggestionOut.of(
+        services.learning.approve(suggestion_id, body.approver, body.answer, body.review_at)
+    )
 
 
 @router.post("/suggestions/{suggestion_id}/reject", response_model=SuggestionOut)

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 
 from firstlast import __version__
 from firstlast.api import agents, conversations, knowledge
+from firstlast.api import learning as learning_routes  # issue #5
 from firstlast.errors import (
     BackendError,
     ConfigError,
@@ -89,4 +90,6 @@ def create_app(services: Services) -> FastAPI:
 
     # -- handoff: stop the webhook worker thread when the server shuts down --
     app.router.on_shutdown.append(services.close)
+
+    app.include_router(learning_routes.router)  # learning loop (issue #5)
     return app

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from firstlast.types import Citation, Conversation, Feedback, Handoff, HandoffPacket, Message, Suggestion
+from firstlast.types import (
+    Citation,
+    Conversation,
+    Feedback,
+    Handoff,
+    HandoffPacket,
+    LearnedEntry,
+    Message,
+    RetrievalMiss,
+    Suggestion,
+)
 
 
 class Strict(BaseModel):
@@ -160,10 +171,19 @@ class SuggestionOut(BaseModel):
     final_answer: str | None = None
     learned_doc_id: str | None = None
     note: str = ""
+    # -- learning loop (issue #5) --
+    count: int = Field(1, description="How many conversations asked this question")
+    sources: list[SuggestionSourceOut] = []
+    conflict: ConflictOut | None = Field(None, description="Existing knowledge that answers differently")
 
     @classmethod
     def of(cls, s: Suggestion) -> SuggestionOut:
-        return cls(**s.__dict__)
+        values = {k: v for k, v in s.__dict__.items() if k not in ("sources", "conflict")}
+        return cls(
+            **values,
+            sources=[SuggestionSourceOut(**src.__dict__) for src in s.sources],
+            conflict=ConflictOut(**s.conflict.__dict__) if s.conflict else None,
+        )
 
 
 class AgentReplyOut(BaseModel):
@@ -174,6 +194,7 @@ class AgentReplyOut(BaseModel):
 class Approve(Strict):
     approver: str = Field(min_length=1, max_length=128)
     answer: str | None = Field(None, min_length=1, max_length=8000, description="An edited answer")
+    review_at: date | None = Field(None, description="When the learned entry should be reviewed again")
 
 
 class Reject(Strict):
@@ -288,3 +309,87 @@ class FeedbackOut(BaseModel):
 
 ConversationOut.model_rebuild()
 ConversationCreated.model_rebuild()
+
+# -- learning loop (issue #5): suggestion sources and conflicts, learned entries, retrieval misses ---
+
+
+class SuggestionSourceOut(BaseModel):
+    handoff_id: str | None
+    conversation_id: str | None
+    question: str
+    answer: str
+    agent: str
+    similarity: float
+    created_at: str
+
+
+class ConflictOut(BaseModel):
+    doc_id: str
+    text: str
+    similarity: float
+
+
+class LearnedVersionOut(BaseModel):
+    version: int
+    question: str
+    answer: str
+    approved_by: str
+    approved_at: str
+    status: str
+    suggestion_id: str | None = None
+    variants: list[str] = []
+
+
+class LearnedEntryOut(BaseModel):
+    id: str
+    doc_id: str
+    question: str
+    answer: str
+    status: str
+    version: int
+    created_by: str
+    created_at: str
+    updated_at: str
+    review_at: str | None = None
+    usage_count: int = Field(description="Bot replies that cited this entry")
+    versions: list[LearnedVersionOut] = []
+    feedback: dict[str, float] | None = Field(
+        None, description="Customer feedback on replies citing this entry (wired with the feedback table)"
+    )
+
+    @classmethod
+    def of(cls, e: LearnedEntry) -> LearnedEntryOut:
+        values = {k: v for k, v in e.__dict__.items() if k not in ("versions", "feedback")}
+        return cls(
+            **values,
+            versions=[LearnedVersionOut(**v.__dict__) for v in e.versions],
+            feedback=dict(e.feedback) if e.feedback is not None else None,
+        )
+
+
+class RetrievalMissOut(BaseModel):
+    id: int
+    question: str
+    answer: str
+    doc_id: str
+    chunk_id: str
+    title: str
+    similarity: float
+    overlap: float
+    created_at: str
+    handoff_id: str | None = None
+    conversation_id: str | None = None
+
+    @classmethod
+    def of(cls, m: RetrievalMiss) -> RetrievalMissOut:
+        return cls(**m.__dict__)
+
+
+class LearnedAction(Strict):
+    actor: str = Field(min_length=1, max_length=128)
+    note: str = Field("", max_length=2000)
+
+
+class LearnedReview(Strict):
+    actor: str = Field(min_length=1, max_length=128)
+    review_at: date | None = Field(None, description="The next review date; null clears it")

@@ -524,11 +524,11 @@ class SupportDesk:
         """The learning hook: a resolved handoff's final answer becomes a pending suggestion."""
         if names is None:
             return None
-        return self._learning.suggest(
+        return self._learning.on_resolved(  # the learning loop decides what the answer means
             handoff.question,
             answer,
             agent=agent,
             handoff_id=handoff.id,
             conversation_id=handoff.conversation_id,
             names=names,
-        )
+        ).suggestion
