@@ -179,3 +179,18 @@ def test_low_confidence_now_mode_hands_off_without_offering(make_services) -> No
     handed = services.desk.post(conv.id, UNKNOWN)
     assert (handed.reply.decision, handed.reply.reason) == ("handoff", "low_confidence")
     assert services.desk.handoff(handed.handoff_id).status == "open"
+
+
+def test_a_request_for_a_person_hands_off_with_the_question_the_customer_asked_before(make_services) -> None:
+    services = make_services()
+    conv, _ = services.desk.start()
+    services.desk.post(conv.id, UNKNOWN)  # offered a person
+    services.desk.post(conv.id, "no thanks")  # declined
+    handed = services.desk.post(conv.id, "Actually, I want to talk to a human")
+    assert handed.reply.reason == "customer_request" and handed.handoff_id
+    # The agent (and the learning loop) see the real question, not "talk to a human".
+    assert services.desk.handoff(handed.handoff_id).question == UNKNOWN
+
+    alone, _ = services.desk.start()
+    first = services.desk.post(alone.id, "talk to a human please")
+    assert services.desk.handoff(first.handoff_id).question == "talk to a human please"

@@ -31,7 +31,7 @@ from firstlast.errors import Conflict, InvalidInput, NotFound
 from firstlast.handoff.feedback import conversation_feedback
 from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.packet import build_packet
-from firstlast.handoff.policy import UNANSWERED, answer_to_offer
+from firstlast.handoff.policy import UNANSWERED, answer_to_offer, asks_for_person
 from firstlast.handoff.states import Event, State, transition
 from firstlast.handoff.webhook import Notifier
 from firstlast.learning.service import LearningService
@@ -43,6 +43,7 @@ from firstlast.types import (
     ConversationState,
     Handoff,
     HandoffPacket,
+    HandoffReason,
     Message,
     Outcome,
     PostedMessage,
@@ -134,6 +135,18 @@ def _history(messages: Sequence[MessageRow]) -> tuple[Turn, ...]:
         for m in messages
         if m.role != "bot" or m.decision == "answer"
     )
+
+
+def _handoff_question(outcome: Outcome) -> str:
+    """The question the agent answers (and the learning loop learns): the customer's message, or,
+    when that message only asks for a person, the latest earlier customer message that asked something."""
+    text = outcome.question.text
+    if outcome.decision.reason is not HandoffReason.CUSTOMER_REQUEST:
+        return text
+    for turn in reversed(outcome.question.history):
+        if turn.role == "customer" and not asks_for_person(turn.text) and answer_to_offer(turn.text) is None:
+            return turn.text
+    return text
 
 
 class SupportDesk:
@@ -338,7 +351,7 @@ class SupportDesk:
             status="offered" if offered else "open",
             reason=outcome.decision.reason.value if outcome.decision.reason else "unknown",
             detail=outcome.decision.detail,
-            question=outcome.question.text,
+            question=_handoff_question(outcome),
             transcript=[
                 {"role": m.role, "text": m.text, "at": _iso(m.created_at or utcnow())} for m in messages
             ],
