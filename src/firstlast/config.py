@@ -90,9 +90,9 @@ class LLMSettings(BaseModel):
     timeout_s: float = Field(20.0, gt=0, le=600)  # per request; on time-out the extractive reply is used
     max_tokens: int = Field(256, gt=0, le=8192)
     temperature: float = Field(0.2, ge=0, le=2)
-    passages: int = Field(4, gt=0, le=20)  # retrieved passages put into the prompt
-    min_support: float = Field(0.55, ge=0, le=1)  # grounding guard: cosine to the best passage sentence
-    min_overlap: float = Field(0.5, ge=0, le=1)  # grounding guard: share of content words in the passages
+    passages: int = Field(3, gt=0, le=20)  # retrieved passages put into the prompt
+    min_support: float = Field(0.6, ge=0, le=1)  # grounding guard: cosine to the best passage sentence
+    min_overlap: float = Field(0.65, ge=0, le=1)  # grounding guard: share of content words in the passages
 
     @field_validator("api_key")
     @classmethod

@@ -94,7 +94,7 @@ def test_grounding_guard_removes_an_unsupported_sentence(with_model):
     grounding = outcome.draft.grounding
     assert grounding.mode == "llm"
     assert grounding.dropped == (INVENTED.replace(" [2]", ""),)
-    assert "1 unsupported sentence(s) removed" in grounding.reason
+    assert grounding.reason == "1 sentence(s) removed (1 unsupported)"
     assert "$99" not in outcome.reply_text and "fax" not in outcome.reply_text
     assert "click Turn on." in outcome.reply_text and "[1]" not in outcome.reply_text
     assert [c.doc_id for c in outcome.draft.citations] == ["account-two-factor-authentication"]

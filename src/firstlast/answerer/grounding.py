@@ -7,6 +7,10 @@ Support is measured two ways, and a sentence needs both:
 * **words** — the share of the sentence's content words (stemmed; character bigrams for CJK) that
   occur in the passages, and every number in the sentence must occur there too.
 
+Sentences about the prompt itself ("as the passage says", "the customer wants to know ...") are not
+claims about the product and are dropped. What this cannot catch: a sentence that recombines the
+passages' own words into a wrong claim (that would need an entailment model).
+
 An English-only embedder cannot read CJK text, so for CJK sentences the lexical test decides alone.
 
     guard = GroundingGuard(embedder)
@@ -27,6 +31,12 @@ from firstlast.retriever.text import content_words, has_cjk
 
 _SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=[。！？])")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+# Talk about the prompt rather than the product ("as the passage says", "[n]", restating the request).
+_META = re.compile(
+    r"\bpassages?\b|\[n\]|</?\s*(?:passage|knowledge|customer_message)"
+    r"|\bthe (?:customer|member|user) (?:wants|is asking|asks|would like)\b",
+    re.IGNORECASE,
+)
 
 
 def passage_sentences(text: str) -> list[str]:
@@ -52,15 +62,16 @@ class Support:
     passage: int  # index of the best supporting passage, -1 when none
     supported: bool
     why: str = ""
+    claim: bool = True  # False for sentences that state nothing about the product (fillers, prompt talk)
 
 
 class GroundingGuard:
     """Checks generated sentences against the retrieved passages.
 
-    >>> GroundingGuard(embedder, min_support=0.55, min_overlap=0.5)
+    >>> GroundingGuard(embedder, min_support=0.6, min_overlap=0.65)
     """
 
-    def __init__(self, embedder: Embedder, min_support: float = 0.55, min_overlap: float = 0.5) -> None:
+    def __init__(self, embedder: Embedder, min_support: float = 0.6, min_overlap: float = 0.65) -> None:
         if not 0.0 <= min_support <= 1.0:
             raise ValueError(f"min_support must be in [0, 1], got {min_support}")
         if not 0.0 <= min_overlap <= 1.0:
@@ -100,10 +111,15 @@ class GroundingGuard:
             return np.zeros((0, 1), dtype=np.float32)
         return np.stack([self._cache[t] for t in texts])
 
-    def check(self, sentence: str, evidence: Evidence) -> Support:
-        words = content_words(sentence)
+    def check(self, sentence: str, evidence: Evidence, ignore: frozenset[str] = frozenset()) -> Support:
+        """``ignore``: words that are not claims (the brand voice's own vocabulary and phrases)."""
+        words = content_words(sentence) - ignore
         if not words:
-            return Support(sentence, 0.0, 0.0, -1, False, "no content words")
+            return Support(sentence, 0.0, 0.0, -1, False, "no content words", claim=False)
+        if _META.search(sentence):
+            return Support(
+                sentence, 0.0, 0.0, -1, False, "talks about the prompt, not the product", claim=False
+            )
         if not evidence.passages:
             return Support(sentence, 0.0, 0.0, -1, False, "no passages")
         everything = frozenset().union(*evidence.words)

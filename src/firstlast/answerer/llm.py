@@ -27,11 +27,13 @@ from firstlast.answerer.brand_voice import VoiceProfile, _fit
 from firstlast.answerer.extractive import ExtractiveAnswerer
 from firstlast.answerer.grounding import Evidence, GroundingGuard
 from firstlast.answerer.prompt import NO_ANSWER, Passage, build_messages, clean_passage
+from firstlast.retriever.text import content_words
 from firstlast.types import Channel, Citation, Draft, Grounding, Hit, Question
 
 log = logging.getLogger(__name__)
 
 _BOUNDARY = re.compile(r"[.!?](?=\s)|[。！？]|\n")
+_FINISHED = re.compile(r"[.!?。！？)\]*_\"'”’]\s*$")
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*,\s*\d+)*)\]")
 
 Delta = str
@@ -79,7 +81,7 @@ class LLMAnswerer:
         guard: GroundingGuard,
         voice: VoiceProfile,
         *,
-        passages: int = 4,
+        passages: int = 3,
         timeout_s: float = 20.0,
         model_name: str = "",
     ) -> None:
@@ -94,6 +96,8 @@ class LLMAnswerer:
         self._passages = passages
         self._timeout_s = timeout_s
         self._model_name = model_name or str(getattr(chat_model, "model_name", "") or "")
+        brand = [*voice.vocabulary, *voice.vocabulary.values(), *voice.banned_phrases]
+        self._voice_words = frozenset(w for phrase in brand for w in content_words(phrase))
 
     def answer(self, question: Question, hits: Sequence[Hit]) -> Draft:
         draft: Draft | None = None
@@ -144,7 +148,11 @@ class LLMAnswerer:
                     error = "" if reply.full else f"timed out after {self._timeout_s:g} s"
                     break
             else:
-                for sentence in _complete_sentences(buffer + "\n")[0]:
+                rest = buffer.strip()
+                if rest and not _FINISHED.search(rest):  # cut off by max_tokens mid-sentence
+                    reply.dropped.append(rest)
+                    rest = ""
+                for sentence in _complete_sentences(rest + "\n")[0]:
                     piece = self._take(sentence, reply)
                     if piece:
                         yield piece
@@ -178,11 +186,13 @@ class LLMAnswerer:
             yield tail
         kept, dropped = tuple(reply.kept), tuple(reply.dropped)
         reason = (
-            "all sentences supported" if not dropped else f"{len(dropped)} unsupported sentence(s) removed"
+            "all sentences supported"
+            if not dropped
+            else f"{len(dropped)} sentence(s) removed ({reply.unsupported} unsupported)"
         )
         if error:
             reason += f"; stopped early: {error}"
-        kept_fraction = len(kept) / (len(kept) + len(dropped))
+        kept_fraction = len(kept) / (len(kept) + reply.unsupported)
         support = sum(reply.cosines) / len(reply.cosines)
         grounding = Grounding("llm", reason, kept, dropped, support, self._model_name)
         signals = {**base.signals, "llm_kept_fraction": kept_fraction, "llm_support": support}
@@ -207,9 +217,10 @@ class LLMAnswerer:
         sentence = _MARKERS.sub("", raw).strip()
         if not sentence or re.fullmatch(r"[\W\d_]+", sentence):
             return ""  # a stray marker or list number, not a sentence
-        support = self._guard.check(sentence, reply.evidence)
+        support = self._guard.check(sentence, reply.evidence, self._voice_words)
         if not support.supported:
             reply.dropped.append(sentence)
+            reply.unsupported += support.claim  # prompt talk and fillers are no false claims
             log.debug("grounding guard dropped %r: %s", sentence, support.why)
             return ""
         text = self._voice.enforce(sentence, reply.channel)
@@ -242,6 +253,7 @@ class _Reply:
     evidence: Evidence
     body: str = ""
     full: bool = False
+    unsupported: int = 0  # dropped sentences that made a claim the passages do not support
     kept: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     cosines: list[float] = field(default_factory=list)

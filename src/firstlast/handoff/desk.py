@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -141,9 +141,15 @@ class SupportDesk:
             )
 
     def post(
-        self, conversation_id: str, text: str, context: Mapping[str, Any] | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        context: Mapping[str, Any] | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> PostedMessage:
-        """A customer message: store it, let the bot answer or hand off, store the result."""
+        """A customer message: store it, let the bot answer or hand off, store the result.
+
+        ``on_delta`` receives the reply's text as the bot produces it (for streaming)."""
         text = text.strip()
         if not text:
             raise InvalidInput("message text must not be empty")
@@ -172,7 +178,7 @@ class SupportDesk:
                 conv.status = "bot"
             history = tuple(Turn(m.role, m.text) for m in earlier)  # type: ignore[arg-type]
             channel: Channel = conv.channel  # type: ignore[assignment]
-            outcome = self._bot.ask(Question(text, history, channel))
+            outcome = self._bot.ask(Question(text, history, channel), on_delta=on_delta)
             decision = outcome.decision
             reply = MessageRow(
                 conversation_id=conv.id,
@@ -186,6 +192,18 @@ class SupportDesk:
             )
             s.add(reply)
             s.flush()
+            # issue #4: how a generated reply was grounded (or why the extractive one replaced it)
+            grounding = outcome.draft.grounding if outcome.draft else None
+            if grounding is not None:
+                self._db.record(
+                    s,
+                    "message",
+                    str(reply.id),
+                    f"llm_{grounding.mode}",
+                    "bot",
+                    reason=grounding.reason,
+                    dropped=list(grounding.dropped),
+                )
             handoff_id = None
             if decision.handed_off:
                 handoff_id = self._open_handoff(s, conv, [*earlier, customer, reply], outcome)
