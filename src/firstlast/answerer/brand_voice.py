@@ -130,7 +130,7 @@ class VoiceProfile(BaseModel):
         """Preferred words, no banned phrases, the emoji policy and the channel's format."""
         text = self.remove_banned(self.apply_vocabulary(text))
         if self.emoji == "none":
-            text = re.sub(r" {2,}", " ", _EMOJI.sub("", text)).strip()
+            text = re.sub(r" {2,}", " ", _EMOJI.sub("", text)).strip()  # with the space before each
         if self.format_for(channel) == "plain":
             text = to_plain(text)
         return text
@@ -147,7 +147,9 @@ class VoiceProfile(BaseModel):
         return self.language_note.get(lang) or self.language_note.get("en", "")
 
 
-_EMOJI = re.compile("[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\U0000fe0f\U0000200d]")
+_EMOJI = re.compile(
+    "\\s*[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\U0000fe0f\U0000200d]+"
+)
 
 
 def to_plain(text: str) -> str:
