@@ -21,6 +21,7 @@ An English-only embedder cannot read CJK text, so for CJK sentences the lexical 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -80,6 +81,7 @@ class GroundingGuard:
         self.min_support = min_support
         self.min_overlap = min_overlap
         self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
         self._cache_size = 20_000
 
     def prepare(self, passages: Sequence[str]) -> Evidence:
@@ -101,15 +103,16 @@ class GroundingGuard:
 
     def _vectors(self, texts: list[str]) -> np.ndarray:
         """Sentence vectors, cached: the same passages come back for many questions."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-        if missing:
-            for text, vector in zip(missing, self._embedder.embed_documents(missing)):
-                self._cache[text] = vector
-            while len(self._cache) > self._cache_size:
-                self._cache.pop(next(iter(self._cache)))
-        if not texts:
-            return np.zeros((0, 1), dtype=np.float32)
-        return np.stack([self._cache[t] for t in texts])
+        with self._lock:  # requests are served from several threads
+            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+            if missing:
+                for text, vector in zip(missing, self._embedder.embed_documents(missing)):
+                    self._cache[text] = vector
+                while len(self._cache) > self._cache_size:
+                    self._cache.pop(next(iter(self._cache)))
+            if not texts:
+                return np.zeros((0, 1), dtype=np.float32)
+            return np.stack([self._cache[t] for t in texts])
 
     def check(self, sentence: str, evidence: Evidence, ignore: frozenset[str] = frozenset()) -> Support:
         """``ignore``: words that are not claims (the brand voice's own vocabulary and phrases)."""
