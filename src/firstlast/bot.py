@@ -7,11 +7,15 @@ same code. Any error inside retrieval or answering becomes a handoff, never a cu
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 from firstlast.answerer.brand_voice import VoiceProfile
 from firstlast.answerer.extractive import Answerer
 from firstlast.handoff.policy import HandoffPolicy
+from firstlast.language import LanguageDetector, prefer_language
 from firstlast.retriever.hybrid import Retriever
 from firstlast.types import ConversationState, Draft, Hit, Outcome, Question
 
@@ -22,30 +26,92 @@ class Bot:
     """>>> outcome = bot.ask(Question("How do I change my plan?"))"""
 
     def __init__(
-        self, retriever: Retriever, answerer: Answerer, policy: HandoffPolicy, voice: VoiceProfile
+        self,
+        retriever: Retriever,
+        answerer: Answerer,
+        policy: HandoffPolicy,
+        voice: VoiceProfile,
+        detector: LanguageDetector | None = None,
     ) -> None:
         self.retriever = retriever
         self.answerer = answerer
         self.policy = policy
         self.voice = voice
+        self.detector = detector
 
-    def ask(self, question: Question, state: ConversationState | None = None) -> Outcome:
+    def ask(
+        self,
+        question: Question,
+        state: ConversationState | None = None,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> Outcome:
+        """The outcome of one question; ``on_delta`` receives the reply's text as it is produced."""
+        outcome: Outcome | None = None
+        for item in self.ask_stream(question, state):
+            if isinstance(item, Outcome):
+                outcome = item
+            elif on_delta is not None:
+                on_delta(item)
+        assert outcome is not None  # ask_stream always ends with the Outcome
+        return outcome
+
+    def ask_stream(
+        self, question: Question, state: ConversationState | None = None
+    ) -> Iterator[str | Outcome]:
+        """Text deltas of the reply, then the Outcome; the deltas joined are ``reply_text``.
+
+        A streaming answerer (the LLM) emits only text it keeps; others (extractive) are streamed
+        sentence by sentence once decided, so the widget has one code path.
+        """
         started = time.perf_counter()
+        first: float | None = None
+        emitted = ""
         hits: list[Hit] = []
         draft: Draft | None = None
         error = ""
         try:
-            hits = self.retriever.retrieve(question)
-            draft = self.answerer.answer(question, hits)
+            question = self._with_language(question)
+            hits = prefer_language(self.retriever.retrieve(question), question.lang)
+            stream = getattr(self.answerer, "stream", None)
+            if stream is None:
+                draft = self.answerer.answer(question, hits)
+            else:
+                proceed = lambda d: not self.policy.decide(question, d, "", state).handed_off  # noqa: E731
+                for item in stream(question, hits, proceed):
+                    if isinstance(item, Draft):
+                        draft = item
+                    else:
+                        first = first if first is not None else time.perf_counter()
+                        emitted += item
+                        yield item
         except Exception as exc:
             log.exception("answer path failed; handing off")
             error = f"{type(exc).__name__}: {exc}"
         decision = self.policy.decide(question, draft, error, state)
         if decision.action in ("offer", "no_answer"):
             reply = self.voice.notice(decision.action, question.channel)
+            if emitted:
+                reply = f"{emitted}\n\n{reply}"
         elif decision.handed_off or draft is None:
             reply = self.voice.handoff(question.channel)
+            if emitted:  # kept text was already shown: the handoff message follows it
+                reply = f"{emitted}\n\n{reply}"
         else:
             reply = draft.text
+        rest = reply[len(emitted) :] if reply.startswith(emitted) else reply
+        for piece in _pieces(rest):
+            first = first if first is not None else time.perf_counter()
+            yield piece
         elapsed = (time.perf_counter() - started) * 1000
-        return Outcome(question, tuple(hits), draft, decision, reply, elapsed)
+        ttft = (first - started) * 1000 if first is not None else None
+        yield Outcome(question, tuple(hits), draft, decision, reply, elapsed, ttft)
+
+    def _with_language(self, question: Question) -> Question:
+        if question.lang or self.detector is None:
+            return question
+        return replace(question, lang=self.detector.detect(question.text))
+
+
+def _pieces(text: str) -> list[str]:
+    """A finished reply as a few deltas, split after sentence ends (joined they give ``text``)."""
+    return [p for p in re.split(r"(?<=[.!?。！？\n])(?=\s)", text) if p]

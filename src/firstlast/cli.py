@@ -137,6 +137,9 @@ def ask(
         console.print(
             f"[bold]citation:[/bold] {c.title} — {c.url or c.doc_id} ({c.chunk_id})", highlight=False
         )
+    grounding = outcome.draft.grounding if outcome.draft else None
+    if grounding is not None:  # issue #4: the LLM answerer's grounding decision
+        console.print(f"[bold]generated:[/bold] {grounding.mode} ({grounding.reason})", highlight=False)
     console.print(f"[dim]{outcome.latency_ms:.0f} ms[/dim]")
 
 

@@ -238,6 +238,51 @@ class LearningSettings(BaseModel):
     answer_section_sentences: int = Field(0, ge=0, le=20)
 
 
+# -- LLM answerer and language (issue #4) ------------------------------------------------------
+
+
+class LLMSettings(BaseModel):
+    """The optional LLM answerer: any OpenAI-compatible endpoint. Extractive stays the default."""
+
+    answerer: Literal["extractive", "llm"] = "extractive"
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = "local-model"
+    api_key: SecretStr = SecretStr("not-needed")  # local servers ignore it; refused when blank
+    timeout_s: float = Field(20.0, gt=0, le=600)  # per request; on time-out the extractive reply is used
+    max_tokens: int = Field(256, gt=0, le=8192)
+    temperature: float = Field(0.2, ge=0, le=2)
+    passages: int = Field(3, gt=0, le=20)  # retrieved passages put into the prompt
+    min_support: float = Field(0.6, ge=0, le=1)  # grounding guard: cosine to the best passage sentence
+    min_overlap: float = Field(0.65, ge=0, le=1)  # grounding guard: share of content words in the passages
+
+    @field_validator("api_key")
+    @classmethod
+    def _not_blank(cls, key: SecretStr) -> SecretStr:
+        if not key.get_secret_value().strip():
+            raise ValueError("llm.api_key must not be blank (use any non-empty value for local servers)")
+        return key
+
+
+class LanguageSettings(BaseModel):
+    """Language detection (lingua) for questions and for documents ingested without a ``lang``."""
+
+    detect: bool = True
+    languages: list[str] = ["en", "ja", "ko", "zh", "de", "fr", "es", "it", "pt", "nl"]  # ISO 639-1
+    default: str = "en"  # taken when a short or ambiguous text gives no confident answer
+    min_confidence: float = Field(0.5, ge=0, le=1)
+
+    @field_validator("languages")
+    @classmethod
+    def _at_least_two(cls, codes: list[str]) -> list[str]:
+        codes = [c.strip().lower() for c in codes]
+        if len(set(codes)) < 2:
+            raise ValueError(f"language.languages needs at least two languages, got {codes}")
+        return codes
+
+
+# -- the settings tree --------------------------------------------------------------------------
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="FIRSTLAST_", env_nested_delimiter="__", extra="forbid", toml_file=None
@@ -254,6 +299,10 @@ class Settings(BaseSettings):
     handoff: HandoffSettings = HandoffSettings()
 
     learning: LearningSettings = LearningSettings()  # issue #5
+
+    # issue #4: LLM answerer and language detection
+    llm: LLMSettings = LLMSettings()
+    language: LanguageSettings = LanguageSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -97,6 +97,7 @@ class Draft:
     confidence: float  # calibrated probability that the reply is correct, in [0, 1]
     evidence: str = ""  # the extracted sentences, unrendered
     signals: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    grounding: Grounding | None = None  # how an LLM reply was checked (None: extractive only)
 
 
 class HandoffReason(StrEnum):
@@ -136,6 +137,7 @@ class Outcome:
     decision: Decision
     reply_text: str  # what the customer is shown: the draft, or the handoff message
     latency_ms: float = 0.0
+    first_delta_ms: float | None = None  # time to the first streamed text (issue #4)
 
 
 @dataclass(frozen=True)
@@ -392,3 +394,23 @@ class RetrievalMiss:
     created_at: str
     handoff_id: str | None = None
     conversation_id: str | None = None
+
+
+# -- generation (issue #4: LLM answerer, grounding guard) ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What the grounding guard decided about a generated reply, and why.
+
+    ``mode`` is "llm" when the generated (possibly trimmed) reply is used and "fallback" when the
+    extractive reply replaced it; ``reason`` says why (e.g. "all sentences supported",
+    "2 unsupported sentences removed", "llm error: ReadTimeout").
+    """
+
+    mode: Literal["llm", "fallback"]
+    reason: str
+    kept: tuple[str, ...] = ()  # generated sentences that were sent
+    dropped: tuple[str, ...] = ()  # generated sentences that were removed as unsupported
+    support: float = 0.0  # mean support (cosine) of the kept sentences
+    model: str = ""

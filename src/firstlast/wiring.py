@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from firstlast.answerer.brand_voice import VoiceProfile, load_voice_profile
 from firstlast.answerer.confidence import Calibrator
-from firstlast.answerer.extractive import ExtractiveAnswerer
+from firstlast.answerer.extractive import Answerer, ExtractiveAnswerer
+from firstlast.answerer.grounding import GroundingGuard
 from firstlast.bot import Bot
 from firstlast.config import Settings
 from firstlast.db import Database
@@ -24,6 +26,7 @@ from firstlast.handoff.sentiment import FrustrationDetector
 from firstlast.handoff.webhook import WebhookNotifier
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
+from firstlast.language import LanguageDetector
 from firstlast.learning.service import LearningService
 from firstlast.learning.verdict import ResolutionJudge
 from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
@@ -80,15 +83,17 @@ def _check_embedding(store: KnowledgeStore, embedder: Embedder) -> None:
         )
 
 
-def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
-    """Build all services from settings. ``embedder`` may be passed to share one loaded model."""
+def build(settings: Settings, *, embedder: Embedder | None = None, chat_model: Any = None) -> Services:
+    """Build all services from settings. ``embedder`` may be passed to share one loaded model;
+    ``chat_model`` (a langchain chat model) replaces the one ``settings.llm`` describes."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = build_store(settings)
     embedder = embedder or _embedder_for(settings, store)
     _check_embedding(store, embedder)
     chunking = settings.chunking
     chunker = Chunker(chunking.chunk_tokens, chunking.overlap_tokens, chunking.encoding)
-    ingestor = Ingestor(store, chunker, embedder)
+    detector = build_detector(settings)
+    ingestor = Ingestor(store, chunker, embedder, detector=detector)
     r = settings.retrieval
     retriever = HybridRetriever(
         store,
@@ -105,9 +110,10 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
     )
     voice = load_voice_profile(settings.answer.voice_profile)
     calibrator = Calibrator.load(settings.answer.calibration_file)
-    answerer = ExtractiveAnswerer(
+    extractive = ExtractiveAnswerer(
         voice, calibrator, settings.answer.max_sentences, multilingual_model=lambda: embedder.multilingual
     )
+    answerer = build_answerer(settings, extractive, embedder, voice, chat_model)
     threshold = settings.answer.threshold
     if threshold is None:
         threshold = float(calibrator.meta.get("threshold", 0.5))  # type: ignore[arg-type]
@@ -119,7 +125,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None) -> Services:
         sensitive=sensitive_matcher(h.sensitive_keywords, h.sensitive_patterns),
         streak=h.low_confidence_streak,
     )
-    bot = Bot(retriever, answerer, policy, voice)
+    bot = Bot(retriever, answerer, policy, voice, detector)
     db = Database(settings.sql_url)
     # -- learning loop (issue #5): verdicts, dedupe, conflicts, learned entries --
     lrn = settings.learning
@@ -172,4 +178,37 @@ def build_notifier(settings: Settings, db: Database) -> WebhookNotifier | None:
         max_attempts=hook.max_attempts,
         base_delay=hook.base_delay_seconds,
         timeout=hook.timeout_seconds,
+    )
+
+
+# -- LLM answerer and language detection (issue #4) ---------------------------------------------
+
+
+def build_detector(settings: Settings) -> LanguageDetector | None:
+    lang = settings.language
+    return LanguageDetector(lang.languages, lang.default, lang.min_confidence) if lang.detect else None
+
+
+def build_answerer(
+    settings: Settings,
+    extractive: ExtractiveAnswerer,
+    embedder: Embedder,
+    voice: VoiceProfile,
+    chat_model: Any = None,
+) -> Answerer:
+    """The extractive answerer, or the LLM answerer with the extractive one as its fallback."""
+    llm = settings.llm
+    if llm.answerer == "extractive":
+        return extractive
+    from firstlast.answerer.llm import LLMAnswerer, chat_model_from_settings
+
+    guard = GroundingGuard(embedder, llm.min_support, llm.min_overlap)
+    return LLMAnswerer(
+        chat_model if chat_model is not None else chat_model_from_settings(llm),
+        extractive,
+        guard,
+        voice,
+        passages=llm.passages,
+        timeout_s=llm.timeout_s,
+        model_name=llm.model,
     )

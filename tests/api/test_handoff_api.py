@@ -97,7 +97,14 @@ def test_agent_opens_the_packet_reassigns_replies_twice_and_resolves(kb_client: 
         ("lead", None, "sam"),
         ("lead", "sam", "kim"),
     ]
-    assert [e["action"] for e in packet["events"]] == ["opened", "assigned", "assigned", "resolved"]
+    # the learning loop records its verdict on the resolved handoff
+    assert [e["action"] for e in packet["events"]] == [
+        "opened",
+        "assigned",
+        "assigned",
+        "resolved",
+        "verdict",
+    ]
     assert [t["role"] for t in packet["transcript"]][-2:] == ["agent", "agent"]
     view = client.get(f"/v1/conversations/{conv}", headers=headers).json()
     assert view["status"] == "resolved" and view["messages"][-1]["author"] == "kim"

@@ -23,6 +23,10 @@ KEYS = {
     "answers",
     "latency_ms",
     "baselines",
+    "answerer",
+    "voice",
+    "streaming",
+    "generation",
 }
 
 
@@ -115,6 +119,10 @@ def test_eval_run_writes_metrics_results_and_report(tiny_dataset: Path, tmp_path
     assert set(metrics["latency_ms"]) == {"p50", "p95"}
     assert set(metrics["baselines"]) == {"dense", "bm25"}
     assert metrics["retrieval"]["recall@5"] == 1.0  # four documents: every gold is in the top 5
+    assert metrics["answerer"] == "extractive" and metrics["generation"]["extractive"] == 5
+    assert set(metrics["voice"]) == {"banned_phrase_rate", "over_length_rate", "greeting_rate"}
+    assert metrics["voice"]["banned_phrase_rate"] == 0.0 and metrics["voice"]["over_length_rate"] == 0.0
+    assert 0 < metrics["streaming"]["first_delta_ms_p50"] <= metrics["latency_ms"]["p95"]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     follow_up = next(r for r in rows if r["id"] == "q3")
     assert follow_up["retrieved"][0] == "refund"  # the earlier turn made "How long do I have?" findable

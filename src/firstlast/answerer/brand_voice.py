@@ -19,6 +19,16 @@ from firstlast.types import CHANNELS, Channel
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
 
 
+_LANGUAGE_NOTES = {
+    "en": "(This answer comes from our help center in another language.)",
+    "ja": "（この回答は他の言語のヘルプセンターの情報です。）",
+    "ko": "(이 답변은 다른 언어로 된 도움말 센터의 내용입니다.)",
+    "de": "(Diese Antwort stammt aus unserem Hilfe-Center in einer anderen Sprache.)",
+    "fr": "(Cette réponse provient de notre centre d'aide dans une autre langue.)",
+    "es": "(Esta respuesta proviene de nuestro centro de ayuda en otro idioma.)",
+}
+
+
 def _per_channel(default: str | int) -> dict[str, str | int]:
     return {c: default for c in CHANNELS}
 
@@ -55,6 +65,28 @@ class VoiceProfile(BaseModel):
     )
     emoji: Literal["none", "sparing"] = "none"
     language_policy: Literal["kb_language_with_note", "handoff"] = "kb_language_with_note"
+    # markdown or plain text per channel; plain strips markup (SMS, email clients, messenger)
+    format: dict[Channel, Literal["markdown", "plain"]] = Field(
+        default_factory=lambda: {"chat": "markdown", "email": "plain", "sms": "plain", "messenger": "plain"}  # type: ignore[arg-type]
+    )
+    # said before a reply from knowledge in another language, keyed by the customer's language
+    language_note: dict[str, str] = Field(default_factory=lambda: dict(_LANGUAGE_NOTES))
+
+    @field_validator("banned_phrases")
+    @classmethod
+    def _non_empty_phrases(cls, value: list[str]) -> list[str]:
+        for i, phrase in enumerate(value):
+            if not phrase.strip():
+                raise ValueError(f"banned phrase {i} is empty")
+        return value
+
+    @field_validator("vocabulary")
+    @classmethod
+    def _non_empty_words(cls, value: dict[str, str]) -> dict[str, str]:
+        for word, preferred in value.items():
+            if not word.strip() or not str(preferred).strip():
+                raise ValueError(f"vocabulary entry {word!r}: {preferred!r} must have both words non-empty")
+        return value
 
     @field_validator("max_length")
     @classmethod
@@ -88,7 +120,7 @@ class VoiceProfile(BaseModel):
         greeting = self.greeting.get(channel, "")
         sign_off = self.sign_off.get(channel, "")
         limit = self.max_length.get(channel, 800)
-        body = self.remove_banned(self.apply_vocabulary(body.strip()))
+        body = self.enforce(body.strip(), channel)
         tail = f"\n\n{link}" if link and channel == "sms" else ""
         frame = len(greeting) + len(sign_off) + len(tail) + (2 if greeting else 0) + (2 if sign_off else 0)
         body = _fit(body, max(limit - frame, 20))
@@ -106,6 +138,48 @@ class VoiceProfile(BaseModel):
         """The bot's own lines around a handoff offer, in the voice and within the channel's limit."""
         message = getattr(self, f"{kind}_message")
         return self.remove_banned(self.apply_vocabulary(message))[: self.max_length.get(channel, 800)]
+
+    # -- enforcement shared by both answerers (issue #4) ------------------------------------------
+    def format_for(self, channel: Channel) -> Literal["markdown", "plain"]:
+        return self.format.get(channel, "plain")
+
+    def enforce(self, text: str, channel: Channel = "chat") -> str:
+        """Preferred words, no banned phrases, the emoji policy and the channel's format."""
+        text = self.remove_banned(self.apply_vocabulary(text))
+        if self.emoji == "none":
+            text = re.sub(r" {2,}", " ", _EMOJI.sub("", text)).strip()  # with the space before each
+        if self.format_for(channel) == "plain":
+            text = to_plain(text)
+        return text
+
+    def frame(self, channel: Channel, link: str = "") -> tuple[str, str]:
+        """The text before and after the body of a reply on ``channel`` (as :meth:`render` builds it)."""
+        greeting = self.greeting.get(channel, "")
+        sign_off = self.sign_off.get(channel, "")
+        head = f"{greeting}\n\n" if greeting else ""
+        tail = (f"\n\n{link}" if link and channel == "sms" else "") + (f"\n\n{sign_off}" if sign_off else "")
+        return head, tail
+
+    def note_for(self, lang: str) -> str:
+        return self.language_note.get(lang) or self.language_note.get("en", "")
+
+
+_EMOJI = re.compile(
+    "\\s*[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\U0000fe0f\U0000200d]+"
+)
+
+
+def to_plain(text: str) -> str:
+    """Markdown to plain text: links become "text (url)", emphasis, headings and code marks go."""
+    text = re.sub(r"!\[([^\]]*)\]\(([^)\s]+)[^)]*\)", r"\1", text)
+    text = re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)[^)]*\)", r"\1 (\2)", text)
+    text = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", text)
+    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
+    text = re.sub(r"(?<![\w*])\*(?!\s)([^*\n]+?)\*(?!\w)", r"\1", text)
+    text = re.sub(r"`([^`]*)`", r"\1", text)
+    text = re.sub(r"^\s{0,3}#{1,6}\s+", "", text, flags=re.MULTILINE)
+    text = re.sub(r"^\s*[*+]\s+", "- ", text, flags=re.MULTILINE)
+    return text
 
 
 def _fit(text: str, limit: int) -> str:
@@ -137,7 +211,13 @@ def load_voice_profile(path: Path | None) -> VoiceProfile:
     if not isinstance(raw, dict):
         raise ConfigError(f"voice profile {path}: expected a mapping at the top level")
     defaults = VoiceProfile()
-    for key in ("greeting", "sign_off", "max_length"):  # a partial per-channel table keeps defaults
+    for key in (
+        "greeting",
+        "sign_off",
+        "max_length",
+        "format",
+        "language_note",
+    ):  # partial tables keep defaults
         if isinstance(raw.get(key), dict):
             raw[key] = {**getattr(defaults, key), **raw[key]}
     try:

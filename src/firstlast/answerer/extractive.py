@@ -13,6 +13,7 @@ from typing import Protocol
 
 from firstlast.answerer.brand_voice import VoiceProfile
 from firstlast.answerer.confidence import Calibrator, signals
+from firstlast.language import mismatched
 from firstlast.retriever.text import content_words
 from firstlast.types import Citation, Draft, Hit, Question
 
@@ -91,7 +92,13 @@ class ExtractiveAnswerer:
         top, evidence = self._extract(question, hits)
         citation = Citation(top.chunk.doc_id, top.chunk.id, top.chunk.title, top.chunk.url)
         sig = signals(question, hits, top, multilingual_model=self._multilingual_model())
-        text = self._voice.render(evidence, question.channel, link=top.chunk.url)
+        body = evidence
+        if mismatched(question.lang, top.chunk.lang):  # no knowledge in the customer's language
+            if self._voice.language_policy == "handoff":
+                sig = {**sig, "language_mismatch": 1.0}
+                return Draft("", (), self._calibrator.probability(sig), evidence, sig)
+            body = f"{self._voice.note_for(question.lang)} {evidence}"
+        text = self._voice.render(body, question.channel, link=top.chunk.url)
         return Draft(text, (citation,), self._calibrator.probability(sig), evidence, sig)
 
     def _extract(self, question: Question, hits: Sequence[Hit]) -> tuple[Hit, str]:

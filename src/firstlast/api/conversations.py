@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
+import logging
+import queue
+import threading
 from collections.abc import Iterator
-from typing import Annotated
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, status
 from fastapi.responses import StreamingResponse
@@ -18,11 +21,14 @@ from firstlast.api.schemas import (
     ConversationOut,
     FeedbackCreate,
     FeedbackOut,
+    GroundingOut,
     MessageCreate,
     MessageOut,
     ReplyOut,
 )
+from firstlast.types import PostedMessage
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 TokenHeader = Annotated[str | None, Header(description="The token returned when the conversation was opened")]
 
@@ -70,9 +76,16 @@ def send_message(
     request says ``Accept: text/event-stream`` (``delta`` events with text, then one ``final``)."""
     _authorize(services, scope, conversation_id, x_conversation_token)
     context = body.context.model_dump(exclude_none=True) if body.context else None
-    posted = services.desk.post(conversation_id, body.text, context)
+    if accept and "text/event-stream" in accept:
+        return _stream(services, conversation_id, body.text, context)
+    return _reply_out(services.desk.post(conversation_id, body.text, context))
+
+
+def _reply_out(posted: PostedMessage) -> ReplyOut:
     reply = posted.reply
-    out = ReplyOut(
+    outcome = posted.outcome
+    grounding = outcome.draft.grounding if outcome and outcome.draft else None
+    return ReplyOut(
         conversation_id=posted.conversation_id,
         message=MessageOut.of(posted.customer_message),
         reply=MessageOut.of(reply) if reply else None,
@@ -81,12 +94,10 @@ def send_message(
         confidence=reply.confidence if reply else None,
         citations=[CitationOut.of(c) for c in reply.citations] if reply else [],
         handoff_id=posted.handoff_id,
+        grounding=GroundingOut.of(grounding) if grounding else None,
+        latency_ms=outcome.latency_ms if outcome else None,
+        first_delta_ms=outcome.first_delta_ms if outcome else None,
     )
-    if accept and "text/event-stream" in accept:
-        return StreamingResponse(
-            _events(out), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
-    return out
 
 
 # -- handoff: customer feedback ------------------------------------------------------------------
@@ -118,14 +129,45 @@ def _sse(event: str, data: dict[str, object]) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _events(out: ReplyOut) -> Iterator[str]:
-    """The reply as text deltas (sentence by sentence for extractive replies), then the final event.
+@dataclass(frozen=True)
+class _Done:
+    posted: PostedMessage
 
-    The widget has one code path: it appends ``delta`` texts and renders the ``final`` metadata.
+
+def _stream(
+    services: ServicesDep, conversation_id: str, text: str, context: dict[str, Any] | None
+) -> StreamingResponse:
+    """The reply as server-sent events while the bot produces it: ``delta`` events, then ``final``.
+
+    The desk runs in a worker thread and hands text deltas over a queue. Nothing is sent until the
+    first item arrives, so bad input still gets its 4xx; the widget has one code path for both
+    answerers: it appends ``delta`` texts and renders the ``final`` metadata.
     """
-    text = out.reply.text if out.reply else ""
-    for piece in re.split(r"(?<=[.!?。！？\n])(?=\s)", text):
-        if piece:
-            yield _sse("delta", {"text": piece})
-    final = out.model_dump(mode="json")
-    yield _sse("final", final)
+    items: queue.Queue[str | _Done | BaseException] = queue.Queue()
+
+    def work() -> None:
+        try:
+            items.put(_Done(services.desk.post(conversation_id, text, context, on_delta=items.put)))
+        except Exception as exc:  # noqa: BLE001 - handed to the request thread, which reports it
+            items.put(exc)
+
+    threading.Thread(target=work, name="sse-reply", daemon=True).start()
+    first = items.get()
+    if isinstance(first, BaseException):
+        raise first
+
+    def events() -> Iterator[str]:
+        item: str | _Done | BaseException = first
+        while True:
+            if isinstance(item, str):
+                yield _sse("delta", {"text": item})
+            elif isinstance(item, _Done):
+                yield _sse("final", _reply_out(item.posted).model_dump(mode="json"))
+                return
+            else:
+                log.error("reply stream failed", exc_info=item)
+                yield _sse("error", {"detail": "internal error; it has been logged"})
+                return
+            item = items.get()
+
+    return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})

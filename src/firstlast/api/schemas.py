@@ -11,6 +11,7 @@ from firstlast.types import (
     Citation,
     Conversation,
     Feedback,
+    Grounding,
     Handoff,
     HandoffPacket,
     LearnedEntry,
@@ -111,6 +112,24 @@ class ReplyOut(BaseModel):
     confidence: float | None = None
     citations: list[CitationOut] = []
     handoff_id: str | None = None
+    # issue #4: how an LLM reply was grounded, and timings
+    grounding: GroundingOut | None = Field(None, description="Set when the LLM answerer ran")
+    latency_ms: float | None = None
+    first_delta_ms: float | None = None
+
+
+class GroundingOut(BaseModel):
+    """The grounding guard's decision on a generated reply: "llm" (sent, maybe trimmed) or "fallback"."""
+
+    mode: str
+    reason: str
+    dropped: list[str] = []
+    support: float = 0.0
+    model: str = ""
+
+    @classmethod
+    def of(cls, g: Grounding) -> GroundingOut:
+        return cls(mode=g.mode, reason=g.reason, dropped=list(g.dropped), support=g.support, model=g.model)
 
 
 class HandoffOut(BaseModel):

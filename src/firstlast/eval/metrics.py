@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -55,3 +57,32 @@ def ece(confidences: Sequence[float], labels: Sequence[bool], bins: int = 10) ->
 
 def percentile(values: Sequence[float], q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else 0.0
+
+
+# -- brand voice (issue #4) ------------------------------------------------------------------------
+
+
+def voice_metrics(
+    replies: Sequence[tuple[str, str, bool]],
+    banned_phrases: Sequence[str],
+    max_length: Mapping[Any, int],
+    greeting: Mapping[Any, str],
+) -> dict[str, float]:
+    """Brand-voice compliance of (reply text, channel, answered) triples; goals 0 / 0 / 1.
+
+    banned_phrase_rate and over_length_rate count every reply shown (answers and handoff messages);
+    greeting_rate counts answers, each compliant when it starts with its channel's greeting (or the
+    channel has none).
+    """
+    if not replies:
+        return {"banned_phrase_rate": 0.0, "over_length_rate": 0.0, "greeting_rate": 1.0}
+    patterns = [re.compile(rf"\b{re.escape(p)}\b", re.IGNORECASE) for p in banned_phrases]
+    banned = sum(any(p.search(text) for p in patterns) for text, _, _ in replies)
+    over = sum(len(text) > max_length.get(channel, 10**9) for text, channel, _ in replies)
+    answers = [(text, channel) for text, channel, answered in replies if answered]
+    greeted = sum(text.startswith(greeting.get(channel, "")) for text, channel in answers)
+    return {
+        "banned_phrase_rate": banned / len(replies),
+        "over_length_rate": over / len(replies),
+        "greeting_rate": greeted / len(answers) if answers else 1.0,
+    }

@@ -23,7 +23,7 @@ from firstlast.config import Settings
 from firstlast.errors import InvalidInput
 from firstlast.eval.baselines import run_baselines
 from firstlast.eval.datasets import LabelledQuestion, load_questions
-from firstlast.eval.metrics import auroc, ece, percentile, recall_at, reciprocal_rank
+from firstlast.eval.metrics import auroc, ece, percentile, recall_at, reciprocal_rank, voice_metrics
 from firstlast.eval.report import write_report
 from firstlast.ingest.loaders import load_path
 from firstlast.types import Outcome
@@ -43,6 +43,12 @@ class Result:
     reason: str
     latency_ms: float
     signals: dict[str, float]
+    # issue #4: what the customer saw, and how an LLM reply was grounded
+    reply: str = ""
+    channel: str = "chat"
+    answer_mode: str = "extractive"  # extractive | llm | fallback
+    grounding_reason: str = ""
+    first_delta_ms: float | None = None
 
     def row(self) -> dict[str, Any]:
         return {
@@ -58,6 +64,11 @@ class Result:
             "reason": self.reason,
             "latency_ms": self.latency_ms,
             "signals": self.signals,
+            "reply": self.reply,
+            "channel": self.channel,
+            "answer_mode": self.answer_mode,
+            "grounding_reason": self.grounding_reason,
+            "first_delta_ms": self.first_delta_ms,
         }
 
 
@@ -77,6 +88,11 @@ def judge(item: LabelledQuestion, outcome: Outcome) -> Result:
         reason=outcome.decision.reason.value if outcome.decision.reason else "",
         latency_ms=outcome.latency_ms,
         signals=dict(draft.signals) if draft else {},
+        reply=outcome.reply_text,
+        channel=outcome.question.channel,
+        answer_mode=draft.grounding.mode if draft and draft.grounding else "extractive",
+        grounding_reason=draft.grounding.reason if draft and draft.grounding else "",
+        first_delta_ms=outcome.first_delta_ms,
     )
 
 
@@ -179,6 +195,7 @@ def run_eval(
             if i % 25 == 0:
                 status.update(f"asked {i}/{len(items)} questions")
     metrics = compute_metrics(dataset_dir.name, results, chunk_docs, services.bot.policy.threshold)
+    metrics.update(generation_metrics(results, services))
     if baselines:
         with console.status("measuring baselines (vanilla dense, BM25) on the same data"):
             measured = run_baselines(
@@ -195,6 +212,23 @@ def run_eval(
     return metrics
 
 
+def generation_metrics(results: Sequence[Result], services: Services) -> dict[str, Any]:
+    """The answerer, brand-voice compliance and streaming latency (issue #4)."""
+    voice = services.voice
+    replies = [(r.reply, r.channel, r.answered) for r in results]
+    first = [r.first_delta_ms for r in results if r.first_delta_ms is not None]
+    modes = [r.answer_mode for r in results]
+    return {
+        "answerer": services.settings.llm.answerer,
+        "voice": voice_metrics(replies, voice.banned_phrases, voice.max_length, voice.greeting),
+        "streaming": {
+            "first_delta_ms_p50": percentile(first, 50),
+            "first_delta_ms_p95": percentile(first, 95),
+        },
+        "generation": {mode: modes.count(mode) for mode in ("extractive", "llm", "fallback")},
+    }
+
+
 def print_metrics(metrics: dict[str, Any], console: Console) -> None:
     table = Table(title=f"firstlast eval — {metrics['dataset']}", show_header=True)
     table.add_column("metric")
@@ -203,8 +237,8 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
         "questions (answerable / unanswerable)",
         f"{metrics['questions']} ({metrics['answerable']} / {metrics['unanswerable']})",
     )
-    for group in ("retrieval", "answers", "latency_ms"):
-        for key, value in metrics[group].items():
+    for group in ("retrieval", "answers", "latency_ms", "voice", "streaming", "generation"):
+        for key, value in metrics.get(group, {}).items():
             table.add_row(f"{group}.{key}", f"{value:.3f}" if isinstance(value, float) else str(value))
     for name, values in metrics.get("baselines", {}).items():
         for key in ("recall@1", "recall@5", "mrr@10", "auroc"):

@@ -219,10 +219,16 @@ class SupportDesk:
             )
 
     def post(
-        self, conversation_id: str, text: str, context: Mapping[str, Any] | None = None
+        self,
+        conversation_id: str,
+        text: str,
+        context: Mapping[str, Any] | None = None,
+        on_delta: Callable[[str], None] | None = None,
     ) -> PostedMessage:
         """A customer message: store it, then answer to an offer, stay quiet while an agent owns the
-        conversation, or let the bot answer, offer a person or hand off."""
+        conversation, or let the bot answer, offer a person or hand off..
+
+        ``on_delta`` receives the reply's text as the bot produces it (for streaming)."""
         text = text.strip()
         if not text:
             raise InvalidInput("message text must not be empty")
@@ -247,7 +253,7 @@ class SupportDesk:
             )
             s.add(customer)
             conv.updated_at = utcnow()
-            result = self._customer_turn(s, conv, earlier, customer, notifications)
+            result = self._customer_turn(s, conv, earlier, customer, notifications, on_delta)
         self._notify(notifications)
         return result
 
@@ -258,6 +264,7 @@ class SupportDesk:
         earlier: list[MessageRow],
         customer: MessageRow,
         notifications: list[tuple[str, Handoff]],
+        on_delta: Callable[[str], None] | None = None,
     ) -> PostedMessage:
         if conv.status == State.OFFERED:
             posted = self._answer_offer(s, conv, customer, notifications)
@@ -269,7 +276,7 @@ class SupportDesk:
             return PostedMessage(conv.id, _to_message(customer), None, None, None)
         channel: Channel = conv.channel  # type: ignore[assignment]
         state = _conversation_state(earlier)
-        outcome = self._bot.ask(Question(customer.text, _history(earlier), channel), state)
+        outcome = self._bot.ask(Question(customer.text, _history(earlier), channel), state, on_delta=on_delta)
         decision = outcome.decision
         reply_text = outcome.reply_text
         if decision.action == "handoff":
@@ -286,6 +293,18 @@ class SupportDesk:
         )
         s.add(reply)
         s.flush()
+        # issue #4: how a generated reply was grounded (or why the extractive one replaced it)
+        grounding = outcome.draft.grounding if outcome.draft else None
+        if grounding is not None:
+            self._db.record(
+                s,
+                "message",
+                str(reply.id),
+                f"llm_{grounding.mode}",
+                "bot",
+                reason=grounding.reason,
+                dropped=list(grounding.dropped),
+            )
         handoff_id = None
         if decision.action in ("handoff", "offer"):
             handoff_id = self._open_handoff(s, conv, [*earlier, customer, reply], outcome, reply.id)

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from firstlast.errors import InvalidInput
 from firstlast.ingest.chunker import Chunker
+from firstlast.language import LanguageDetector
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
 from firstlast.retriever.lexical import index_text
@@ -31,11 +32,19 @@ class Ingestor:
     0
     """
 
-    def __init__(self, store: KnowledgeStore, chunker: Chunker, embedder: Embedder, batch_docs: int = 64):
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        chunker: Chunker,
+        embedder: Embedder,
+        batch_docs: int = 64,
+        detector: LanguageDetector | None = None,
+    ):
         self._store = store
         self._chunker = chunker
         self._embedder = embedder
         self._batch_docs = batch_docs
+        self._detector = detector  # tags chunks of documents that came without a ``lang``
 
     def ingest(
         self,
@@ -98,7 +107,7 @@ class Ingestor:
         return report
 
     def _write(self, docs: Sequence[Document], stored: Mapping[str, object]) -> tuple[int, int]:
-        chunks: list[Chunk] = [c for doc in docs for c in self._chunker.chunk(doc)]
+        chunks: list[Chunk] = [c for doc in docs for c in self._tagged(self._chunker.chunk(doc), doc)]
         replaced = [d.id for d in docs if d.id in stored]
         if replaced:
             self._store.delete_documents(replaced)
@@ -108,6 +117,13 @@ class Ingestor:
         self._store.upsert(chunks, vectors)
         self._store.record_embedding(self._embedder.name)
         return len(chunks), len(chunks)
+
+    def _tagged(self, chunks: list[Chunk], doc: Document) -> list[Chunk]:
+        """Chunks with the document's detected language when it had none (the hash is unchanged)."""
+        if doc.lang or self._detector is None or not chunks:
+            return chunks
+        lang = self._detector.detect(f"{doc.title}\n{doc.text}")
+        return [replace(c, lang=lang) for c in chunks] if lang else chunks
 
     def delete(self, doc_ids: Iterable[str]) -> int:
         """Remove documents (all their chunks); returns how many chunks were removed."""
