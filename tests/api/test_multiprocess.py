@@ -13,35 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from firstlast.testing.servers import firstlast_server, free_port, run_cli, start
 from firstlast.types import Question
 from firstlast.wiring import Services
-from tests.api.test_server import REPO, _free_port
+from tests.api.test_server import REPO
 
 AGENT = {"Authorization": "Bearer mp-agent"}
 WIDGET = {"Authorization": "Bearer mp-widget"}
-
-
-def _start(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "firstlast.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    return proc, f"http://127.0.0.1:{port}"
-
-
-def _wait(proc: subprocess.Popen[bytes], base: str, path: str = "/healthz") -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}{path}", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.3)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
-    pytest.fail("server did not come up within 90 s")
 
 
 @pytest.fixture(scope="module")
@@ -54,21 +32,9 @@ def two_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
         "FIRSTLAST_API__WIDGET_KEYS": '["mp-widget"]',
         "FIRSTLAST_API__AGENT_KEYS": '["mp-agent"]',
     }
-    cli = [sys.executable, "-m", "firstlast.cli"]
-    subprocess.run(
-        [*cli, "ingest", str(REPO / "examples" / "sample_kb")], env=env, check=True, capture_output=True
-    )
-    a, base_a = _start(env)
-    b, base_b = _start(env)
-    try:
-        _wait(a, base_a)
-        _wait(b, base_b)
-        yield base_a, base_b
-    finally:
-        for proc in (a, b):
-            proc.terminate()
-        for proc in (a, b):
-            proc.wait(timeout=20)
+    run_cli("ingest", str(REPO / "examples" / "sample_kb"), env=env)
+    with firstlast_server(env) as a, firstlast_server(env) as b:
+        yield a.base, b.base
 
 
 def _ask(http: httpx.Client, base: str, text: str) -> dict:
@@ -92,11 +58,11 @@ def _ask(http: httpx.Client, base: str, text: str) -> dict:
 def two_servers_on_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     """The same, with Chroma as a server (`chroma run`) that both API processes talk to."""
     tmp = tmp_path_factory.mktemp("chroma-server")
-    chroma_port = _free_port()
+    chroma_port = free_port()
     chroma_bin = Path(sys.executable).with_name("chroma")
     if not chroma_bin.exists():
         pytest.skip("the chroma CLI is not installed next to this Python")
-    chroma = subprocess.Popen(
+    chroma = start(
         [
             str(chroma_bin),
             "run",
@@ -107,8 +73,7 @@ def two_servers_on_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> It
             "--port",
             str(chroma_port),
         ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        chroma_port,
     )
     env = {
         **os.environ,
@@ -119,26 +84,13 @@ def two_servers_on_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> It
         "FIRSTLAST_API__WIDGET_KEYS": '["mp-widget"]',
         "FIRSTLAST_API__AGENT_KEYS": '["mp-agent"]',
     }
-    procs = [chroma]
     try:
-        _wait(chroma, f"http://127.0.0.1:{chroma_port}", path="/api/v2/heartbeat")
-        subprocess.run(
-            [sys.executable, "-m", "firstlast.cli", "ingest", str(REPO / "examples" / "sample_kb")],
-            env=env,
-            check=True,
-            capture_output=True,
-        )
-        a, base_a = _start(env)
-        b, base_b = _start(env)
-        procs += [a, b]
-        _wait(a, base_a)
-        _wait(b, base_b)
-        yield base_a, base_b
+        chroma.wait_until_up("/api/v2/heartbeat")
+        run_cli("ingest", str(REPO / "examples" / "sample_kb"), env=env)
+        with firstlast_server(env) as a, firstlast_server(env) as b:
+            yield a.base, b.base
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            proc.wait(timeout=20)
+        chroma.stop()
 
 
 @pytest.mark.integration

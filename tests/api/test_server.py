@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from firstlast.testing.servers import firstlast_server, run_cli
+
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -33,30 +25,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "FIRSTLAST_API__AGENT_KEYS": '["it-agent"]',
         "FIRSTLAST_API__ADMIN_KEYS": '["it-admin"]',
     }
-    cli = [sys.executable, "-m", "firstlast.cli"]
-    subprocess.run(
-        [*cli, "ingest", str(REPO / "examples" / "sample_kb")], env=env, check=True, capture_output=True
-    )
-    port = _free_port()
-    proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
-        else:
-            pytest.fail("server did not come up within 60 s")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    run_cli("ingest", str(REPO / "examples" / "sample_kb"), env=env)
+    with firstlast_server(env) as running:
+        yield running.base
 
 
 @pytest.mark.integration

@@ -8,8 +8,6 @@ import hmac
 import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 import pytest
 
-from tests.api.test_server import REPO, _free_port
+from firstlast.testing.servers import start_firstlast
+from tests.api.test_server import REPO
 
 SECRET = "it-webhook-secret-42"
 
@@ -56,23 +55,10 @@ def test_served_handoff_with_webhooks_feedback_and_clean_shutdown(received, tmp_
         "FIRSTLAST_HANDOFF__WEBHOOK__URL": url,
         "FIRSTLAST_HANDOFF__WEBHOOK__SECRET": SECRET,
     }
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "firstlast.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server = start_firstlast(env)
+    base, proc = server.base, server.proc
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
+        server.wait_until_up()
         widget, agent = {"Authorization": "Bearer it-widget"}, {"Authorization": "Bearer it-agent"}
         with httpx.Client(base_url=base, timeout=30) as http:
             conv = http.post("/v1/conversations", headers=widget, json={}).json()

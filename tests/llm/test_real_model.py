@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,10 +20,11 @@ from firstlast.answerer.prompt import clean_passage
 from firstlast.config import Settings
 from firstlast.ingest.loaders import load_path
 from firstlast.retriever.text import content_words
+from firstlast.testing.servers import firstlast_server, run_cli
 from firstlast.types import Document, Question
 from firstlast.wiring import Services, build
 from tests.conftest import SAMPLE_KB, VOICE
-from tests.llm.conftest import MAX_TOKENS, _free_port
+from tests.llm.conftest import MAX_TOKENS
 
 pytestmark = pytest.mark.llm
 
@@ -129,28 +128,9 @@ def served(tmp_path_factory: pytest.TempPathFactory, llama_server: str) -> Itera
         "FIRSTLAST_LLM__TEMPERATURE": "0",
         "FIRSTLAST_LLM__TIMEOUT_S": "120",
     }
-    cli = [sys.executable, "-m", "firstlast.cli"]
-    subprocess.run([*cli, "ingest", str(SAMPLE_KB)], env=env, check=True, capture_output=True)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [*cli, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-            assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else "server exited"
-        else:
-            pytest.fail("firstlast did not come up within 90 s")
-        yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    run_cli("ingest", str(SAMPLE_KB), env=env)
+    with firstlast_server(env) as server:
+        yield server.base
 
 
 def _stream(base: str, channel: str, text: str) -> tuple[list[tuple[str, dict[str, Any], float]], float]:
