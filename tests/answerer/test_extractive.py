@@ -124,6 +124,16 @@ def test_answer_to_how_do_i_question_contains_the_answer_not_just_the_lead_in(kb
     assert "sign-in page" in draft.evidence
 
 
+def test_the_section_that_answers_wins_over_a_later_one_that_shares_the_words(kb, answerer):
+    # "Use a backup code" also says "Two-factor authentication ... turn it on again"; the steps under
+    # "Turn on 2FA" answer the question, even when diversification lists that chunk after other documents.
+    question = Question("How do I turn on two-factor authentication?")
+    hits = kb.retriever.retrieve(question)
+    draft = answerer.answer(question, hits)
+    assert draft.citations[0].chunk_id == "account-two-factor-authentication#1"
+    assert "authenticator app" in draft.evidence and "backup code" not in draft.evidence
+
+
 def test_sms_answer_fits_the_channel_and_carries_the_link(kb, answerer):
     question = Question("Can I get a refund if I bought Plus in the App Store?", channel="sms")
     draft = answerer.answer(question, kb.retriever.retrieve(question))

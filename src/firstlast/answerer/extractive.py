@@ -110,9 +110,10 @@ class ExtractiveAnswerer:
         doc_id = hits[0].chunk.doc_id
         words = content_words(question.text)
         best: tuple[float, Hit, str] | None = None
-        for rank, hit in enumerate(hits):
-            if hit.chunk.doc_id != doc_id:
-                continue
+        # Rank among this document's chunks: diversification moves a document's extra chunks behind
+        # other documents, which says nothing about which of its sections answers best.
+        same_doc = [hit for hit in hits if hit.chunk.doc_id == doc_id]
+        for rank, hit in enumerate(same_doc):
             sentences = split_sentences(hit.chunk.text)
             start, end, score = scored_window(question.text, sentences, self._max_sentences)
             heading = content_words(hit.chunk.section) & words
