@@ -22,6 +22,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso(value: date | datetime | None) -> str | None:
+    """A stored date or time as ISO 8601 text for the typed records; None stays None."""
+    return value.isoformat() if value is not None else None
+
+
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
 

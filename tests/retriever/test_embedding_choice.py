@@ -64,3 +64,18 @@ def test_an_empty_knowledge_base_fixes_nothing(make_settings: Callable[..., Sett
     assert services.retriever.retrieve(Question("anything at all?")) == []
     assert services.store.embedding() is None
     assert build(make_settings(embedding={"backend": "e5"})).embedder.name == "e5"
+
+
+def test_document_vectors_embed_each_text_once_and_drop_the_oldest(embedder) -> None:
+    from firstlast.retriever.embeddings import DocumentVectors
+
+    cache = DocumentVectors(embedder, size=2)
+    first = cache.get(["reset my password", "export notes", "reset my password"])
+    assert first.shape == (3, embedder.dimension) and embedder.documents_embedded == 2
+    assert (first[0] == first[2]).all()
+    cache.get(["export notes"])
+    assert embedder.documents_embedded == 2  # cached
+    cache.get(["cancel my plan"])  # a third text: the oldest ("reset my password") goes
+    cache.get(["reset my password"])
+    assert embedder.documents_embedded == 4
+    assert cache.get([]).shape == (0, 1)

@@ -21,13 +21,12 @@ An English-only embedder cannot read CJK text, so for CJK sentences the lexical 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from firstlast.retriever.embeddings import Embedder
+from firstlast.retriever.embeddings import DocumentVectors, Embedder
 from firstlast.retriever.text import content_words, has_cjk
 
 _SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=[。！？])")
@@ -80,9 +79,7 @@ class GroundingGuard:
         self._embedder = embedder
         self.min_support = min_support
         self.min_overlap = min_overlap
-        self._cache: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
-        self._cache_size = 20_000
+        self._sentences = DocumentVectors(embedder)  # the same passages come back for many questions
 
     def prepare(self, passages: Sequence[str]) -> Evidence:
         texts: list[str] = []
@@ -91,7 +88,7 @@ class GroundingGuard:
             for sentence in passage_sentences(passage):
                 texts.append(sentence)
                 owner.append(i)
-        vectors = self._vectors(texts)
+        vectors = self._sentences.get(texts)
         numbers = frozenset(n for p in passages for n in _NUMBER.findall(p))
         return Evidence(
             tuple(passages),
@@ -100,19 +97,6 @@ class GroundingGuard:
             vectors,
             tuple(owner),
         )
-
-    def _vectors(self, texts: list[str]) -> np.ndarray:
-        """Sentence vectors, cached: the same passages come back for many questions."""
-        with self._lock:  # requests are served from several threads
-            missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
-            if missing:
-                for text, vector in zip(missing, self._embedder.embed_documents(missing)):
-                    self._cache[text] = vector
-                while len(self._cache) > self._cache_size:
-                    self._cache.pop(next(iter(self._cache)))
-            if not texts:
-                return np.zeros((0, 1), dtype=np.float32)
-            return np.stack([self._cache[t] for t in texts])
 
     def check(self, sentence: str, evidence: Evidence, ignore: frozenset[str] = frozenset()) -> Support:
         """``ignore``: words that are not claims (the brand voice's own vocabulary and phrases)."""

@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import select
 
 from firstlast.bot import Bot
-from firstlast.db import ConversationRow, Database, EventRow, HandoffRow, MessageRow, utcnow
+from firstlast.db import ConversationRow, Database, EventRow, HandoffRow, MessageRow, iso, utcnow
 from firstlast.errors import Conflict, InvalidInput, NotFound
 from firstlast.handoff.feedback import conversation_feedback
 from firstlast.handoff.hours import BusinessHours
@@ -60,16 +60,12 @@ def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def _to_message(row: MessageRow) -> Message:
     return Message(
         id=row.id,
         role=row.role,  # type: ignore[arg-type]
         text=row.text,
-        created_at=_iso(row.created_at) or "",
+        created_at=iso(row.created_at) or "",
         author=row.author,
         confidence=row.confidence,
         citations=tuple(Citation(**c) for c in row.citations or []),
@@ -90,10 +86,10 @@ def _to_handoff(row: HandoffRow) -> Handoff:
         customer_context=row.customer_context or {},
         sources=tuple(row.sources or []),
         draft=row.draft or {},
-        created_at=_iso(row.created_at) or "",
+        created_at=iso(row.created_at) or "",
         agent=row.agent,
         answer=row.answer,
-        resolved_at=_iso(row.resolved_at),
+        resolved_at=iso(row.resolved_at),
     )
 
 
@@ -214,7 +210,7 @@ class SupportDesk:
                 status=row.status,
                 context=row.context or {},
                 messages=tuple(_to_message(m) for m in messages),
-                created_at=_iso(row.created_at) or "",
+                created_at=iso(row.created_at) or "",
                 feedback=conversation_feedback(s, row.id),
             )
 
@@ -372,7 +368,7 @@ class SupportDesk:
             detail=outcome.decision.detail,
             question=_handoff_question(outcome),
             transcript=[
-                {"role": m.role, "text": m.text, "at": _iso(m.created_at or utcnow())} for m in messages
+                {"role": m.role, "text": m.text, "at": iso(m.created_at or utcnow())} for m in messages
             ],
             customer_context=dict(conv.context or {}),
             sources=[
@@ -434,7 +430,7 @@ class SupportDesk:
             opened_at = (details.get("opened") or details.get("offered") or {}).get("message_id")
             last = details.get("resolved", {}).get("last_message_id")
             events: list[dict[str, Any]] = [
-                {"action": e.action, "actor": e.actor, "at": _iso(e.at), "detail": dict(e.detail or {})}
+                {"action": e.action, "actor": e.actor, "at": iso(e.at), "detail": dict(e.detail or {})}
                 for e in rows
             ]
             query = select(MessageRow).where(MessageRow.conversation_id == row.conversation_id)
@@ -445,7 +441,7 @@ class SupportDesk:
                     message_id=m.id,
                     role=m.role,  # type: ignore[arg-type]
                     text=m.text,
-                    at=_iso(m.created_at) or "",
+                    at=iso(m.created_at) or "",
                     author=m.author,
                     after_handoff=opened_at is not None and m.id > opened_at,
                 )

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from firstlast.db import ConversationRow, Database, FeedbackRow, MessageRow
+from firstlast.db import ConversationRow, Database, FeedbackRow, MessageRow, iso
 from firstlast.errors import InvalidInput, NotFound
 from firstlast.types import Feedback
 
@@ -22,7 +22,7 @@ def to_feedback(row: FeedbackRow) -> Feedback:
     return Feedback(
         id=row.id,
         conversation_id=row.conversation_id,
-        created_at=row.created_at.isoformat() if row.created_at else "",
+        created_at=iso(row.created_at) or "",
         message_id=row.message_id,
         thumbs=row.thumbs,  # type: ignore[arg-type]
         rating=row.rating,

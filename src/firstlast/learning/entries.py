@@ -20,15 +20,11 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from firstlast.answerer.extractive import split_sentences
-from firstlast.db import Database, FeedbackRow, LearnedEntryRow, LearnedVersionRow, MessageRow, utcnow
+from firstlast.db import Database, FeedbackRow, LearnedEntryRow, LearnedVersionRow, MessageRow, iso, utcnow
 from firstlast.errors import Conflict, InvalidInput, NotFound
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.verdict import LEARNED_SOURCE
 from firstlast.types import Document, LearnedEntry, LearnedVersion
-
-
-def _iso(value: object) -> str | None:
-    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
 
 
 def learned_document(
@@ -230,7 +226,7 @@ class LearnedEntries:
                     previous.question,
                     previous.answer,
                     previous.approved_by,
-                    _iso(previous.approved_at) or "",
+                    iso(previous.approved_at) or "",
                     previous.suggestion_id or "",
                     "",
                     previous.version,
@@ -257,7 +253,7 @@ class LearnedEntries:
         with self._db.session() as s:
             row = self._row(s, entry_id)
             row.review_at = review_at
-            self._db.record(s, "learned", row.id, "reviewed", actor, review_at=_iso(review_at))
+            self._db.record(s, "learned", row.id, "reviewed", actor, review_at=iso(review_at))
         return self.get(entry_id)
 
     # -- reads ------------------------------------------------------------------------------------
@@ -326,9 +322,9 @@ class LearnedEntries:
             status=row.status,
             version=row.version,
             created_by=row.created_by,
-            created_at=_iso(row.created_at) or "",
-            updated_at=_iso(row.updated_at) or "",
-            review_at=_iso(row.review_at),
+            created_at=iso(row.created_at) or "",
+            updated_at=iso(row.updated_at) or "",
+            review_at=iso(row.review_at),
             usage_count=self.usage_count(s, row.doc_id),
             versions=versions,
             feedback=self.feedback_counts(s, row.doc_id),
@@ -354,7 +350,7 @@ def _to_version(v: LearnedVersionRow) -> LearnedVersion:
         question=v.question,
         answer=v.answer,
         approved_by=v.approved_by,
-        approved_at=_iso(v.approved_at) or "",
+        approved_at=iso(v.approved_at) or "",
         status=v.status,
         suggestion_id=v.suggestion_id,
         variants=tuple(v.variants or ()),

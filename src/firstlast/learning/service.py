@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +27,7 @@ from firstlast.db import (
     SuggestionFlagRow,
     SuggestionRow,
     SuggestionSourceRow,
+    iso,
     utcnow,
 )
 from firstlast.errors import Conflict, InvalidInput, NotFound
@@ -37,7 +37,7 @@ from firstlast.learning.generalise import generalise_question, question_reason
 from firstlast.learning.pii import customer_names, scrub
 from firstlast.learning.verdict import LEARNED_SOURCE, ResolutionJudge
 from firstlast.retriever.chroma_store import KnowledgeStore
-from firstlast.retriever.embeddings import Embedder
+from firstlast.retriever.embeddings import DocumentVectors, Embedder
 from firstlast.retriever.text import content_words
 from firstlast.types import (
     KnowledgeConflict,
@@ -54,10 +54,6 @@ PROMPT = (
     "I hadn't seen this question before — is it right that, when a customer asks “{question}”, "
     "the answer is: “{answer}”?"
 )
-
-
-def _iso(value: object) -> str | None:
-    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
 
 
 def question_overlap(a: str, b: str) -> float:
@@ -77,12 +73,12 @@ def to_suggestion(
         answer=row.answer,
         prompt=row.prompt,
         status=row.status,
-        created_at=_iso(row.created_at) or "",
+        created_at=iso(row.created_at) or "",
         handoff_id=row.handoff_id,
         conversation_id=row.conversation_id,
         suggested_by=row.suggested_by,
         decided_by=row.decided_by,
-        decided_at=_iso(row.decided_at),
+        decided_at=iso(row.decided_at),
         final_answer=row.final_answer,
         learned_doc_id=row.learned_doc_id,
         note=row.note,
@@ -95,7 +91,7 @@ def to_suggestion(
                 answer=src.answer,
                 agent=src.agent,
                 similarity=src.similarity,
-                created_at=_iso(src.created_at) or "",
+                created_at=iso(src.created_at) or "",
             )
             for src in sources
         ),
@@ -103,26 +99,6 @@ def to_suggestion(
         if flag
         else None,
     )
-
-
-class _VectorCache:
-    """Question/answer embeddings by text; a cache only (every process fills its own)."""
-
-    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
-        self._embedder = embedder
-        self._size = size
-        self._vectors: dict[str, np.ndarray] = {}
-
-    def get(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
-        if missing:
-            if len(self._vectors) + len(missing) > self._size:
-                self._vectors.clear()
-            for text, vector in zip(missing, self._embedder.embed_documents(missing)):
-                self._vectors[text] = np.asarray(vector, dtype=np.float32)
-        if not texts:
-            return np.zeros((0, 1), dtype=np.float32)
-        return np.stack([self._vectors[t] for t in texts])
 
 
 class LearningService:
@@ -148,7 +124,7 @@ class LearningService:
         self._embedder = embedder
         self.judge = judge or ResolutionJudge(store, embedder)
         self.entries = LearnedEntries(db, ingestor, section_sentences)
-        self._vectors = _VectorCache(embedder)
+        self._vectors = DocumentVectors(embedder)
         self.same_question_similarity = same_question_similarity
         self.same_question_overlap = same_question_overlap
         self.agree_similarity = agree_similarity
@@ -358,7 +334,7 @@ class LearningService:
                 return KnowledgeConflict(doc_id, known, sim)
         if self._store.count() == 0:
             return None
-        found = self._store.dense_search(self._vectors.get([question])[0], 5)
+        found = self._store.dense_search(self._embedder.embed_query(question), 5)
         faq = [
             (chunk, heading)
             for chunk, _ in found
@@ -406,7 +382,7 @@ class LearningService:
                     title=r.title,
                     similarity=r.similarity,
                     overlap=r.overlap,
-                    created_at=_iso(r.created_at) or "",
+                    created_at=iso(r.created_at) or "",
                     handoff_id=r.handoff_id,
                     conversation_id=r.conversation_id,
                 )

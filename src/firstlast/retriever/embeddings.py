@@ -125,6 +125,34 @@ class E5Embedder:
             return np.asarray(self._model.query(text), dtype=np.float32).reshape(-1)
 
 
+class DocumentVectors:
+    """Passage vectors by text, cached and bounded (oldest dropped first); safe across threads.
+
+    For texts that come back often, such as retrieved passages' sentences or pending questions.
+    """
+
+    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
+        if size <= 0:
+            raise ValueError(f"size must be > 0, got {size}")
+        self._embedder = embedder
+        self._size = size
+        self._vectors: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def get(self, texts: Sequence[str]) -> np.ndarray:
+        """One row per text, in order; shape (0, 1) for no texts."""
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._vectors]
+            if missing:
+                for text, vector in zip(missing, self._embedder.embed_documents(missing)):
+                    self._vectors[text] = np.asarray(vector, dtype=np.float32)
+                while len(self._vectors) > self._size:
+                    self._vectors.pop(next(iter(self._vectors)))
+            if not texts:
+                return np.zeros((0, 1), dtype=np.float32)
+            return np.stack([self._vectors[t] for t in texts])
+
+
 def build_embedder(backend: str, batch_size: int = 64) -> Embedder:
     if backend == "minilm":
         return MiniLMEmbedder(batch_size=batch_size)
