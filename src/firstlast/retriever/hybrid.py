@@ -78,15 +78,11 @@ class HybridRetriever:
             version = self._store.version()
             self._checked_at = now
             if self._index is None or version != self._index_version:
-                self._store_changed(version)
+                # maybe another process wrote: the store reopens so dense search sees it too
+                self._store.refresh(version)
                 self._index = BM25Index(self._store.chunks(), *self._bm25_params)
                 self._index_version = version
             return self._index
-
-    def _store_changed(self, version: str) -> None:
-        """The knowledge changed, maybe in another process: let the store reopen so dense search
-        sees those writes too (issue #5; a no-op for this process's own writes)."""
-        self._store.refresh(version)
 
     # -- queries ----------------------------------------------------------------------------------
     def _history(self, question: Question) -> str:
