@@ -56,7 +56,8 @@ class RetrievalSettings(BaseModel):
 
 class AnswerSettings(BaseModel):
     threshold: float | None = Field(None, ge=0, le=1)  # None: the calibration file's, else 0.5
-    max_sentences: int = Field(3, gt=0, le=10)
+    # a paragraph longer than this (flat text, e.g. from a PDF) is quoted by sentences, not whole
+    long_paragraph: int = Field(320, gt=0)
     voice_profile: Path | None = None  # YAML; the built-in neutral profile when unset
     calibration_file: Path | None = None  # JSON from `firstlast eval calibrate`; shipped default when unset
 

@@ -111,7 +111,11 @@ def build(settings: Settings, *, embedder: Embedder | None = None, chat_model: A
     voice = load_voice_profile(settings.answer.voice_profile)
     calibrator = Calibrator.load(settings.answer.calibration_file)
     extractive = ExtractiveAnswerer(
-        voice, calibrator, settings.answer.max_sentences, multilingual_model=lambda: embedder.multilingual
+        voice,
+        calibrator,
+        documents=retriever,
+        long_paragraph=settings.answer.long_paragraph,
+        multilingual_model=lambda: embedder.multilingual,
     )
     answerer = build_answerer(settings, extractive, embedder, voice, chat_model)
     threshold = settings.answer.threshold

@@ -1,15 +1,16 @@
-"""Extractive answers from the knowledge base's own sentences, and the confidence calibrator."""
+"""Extractive answers: whole units of the best section of the knowledge base, and the calibrator."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from firstlast.answerer.brand_voice import VoiceProfile, load_voice_profile
 from firstlast.answerer.confidence import FEATURES, Calibrator, signals
-from firstlast.answerer.extractive import ExtractiveAnswerer, best_window, split_sentences
+from firstlast.answerer.extractive import ExtractiveAnswerer, section_text, sections, top_section
 from firstlast.config import Settings
 from firstlast.errors import ConfigError
 from firstlast.ingest.loaders import load_path
@@ -18,63 +19,6 @@ from firstlast.wiring import Services, build
 
 REPO = Path(__file__).resolve().parents[2]
 VOICE = REPO / "examples" / "voice.yaml"
-
-
-# -- sentences and windows ------------------------------------------------------------------------
-
-
-def test_split_sentences_splits_on_sentence_ends_lines_and_japanese_full_stops():
-    text = "First one. Second one!\n- item a\n- item b\n## Heading\nLast? 設定を開きます。保存します。"
-    assert split_sentences(text) == [
-        "First one.",
-        "Second one!",
-        "- item a",
-        "- item b",
-        "Heading",
-        "Last?",
-        "設定を開きます。",
-        "保存します。",
-    ]
-
-
-def test_split_sentences_drops_markup_only_pieces():
-    assert split_sentences("Intro.\n\n---\n| --- |\nNext line<br>continues.") == [
-        "Intro.",
-        "Next line continues.",
-    ]
-
-
-def test_best_window_picks_the_sentence_covering_the_question():
-    sentences = [
-        "Nimbus Notes has three plans.",
-        "Sync runs every few seconds.",
-        "Annual payments can be refunded within 14 days.",
-        "Invoices are in Settings.",
-    ]
-    assert best_window("Can annual payments be refunded?", sentences, size=1) == (2, 3)
-    start, end = best_window("Can annual payments be refunded?", sentences, size=3)
-    assert start <= 2 < end
-    assert end - start <= 3
-
-
-def test_best_window_prefers_fewer_sentences_for_the_same_coverage():
-    sentences = ["Refunds take 5-10 business days.", "Nothing relevant here.", "Or here."]
-    assert best_window("How many days do refunds take?", sentences, size=3) == (0, 1)
-
-
-def test_best_window_extends_a_lead_in_over_its_list_items():
-    sentences = ["To export your notes:", "1. Open Settings.", "2. Click Export.", "Unrelated closing words."]
-    assert best_window("How do I export notes?", sentences, size=3) == (0, 3)
-
-
-def test_best_window_does_not_stop_on_a_question_sentence():
-    sentences = ["Forgot your password?", "You can set a new one from the sign-in page.", "Other text."]
-    start, end = best_window("How do I reset my password?", sentences, size=3)
-    assert (start, end) == (0, 2)
-
-
-def test_best_window_of_no_sentences_is_empty():
-    assert best_window("anything", [], size=3) == (0, 0)
 
 
 # -- the answerer on the sample KB ----------------------------------------------------------------
@@ -93,26 +37,98 @@ def kb(minilm, tmp_path_factory) -> Services:
 
 
 @pytest.fixture(scope="module")
-def answerer() -> ExtractiveAnswerer:
-    return ExtractiveAnswerer(load_voice_profile(VOICE), Calibrator.load(None), max_sentences=3)
+def answerer(kb) -> ExtractiveAnswerer:
+    return ExtractiveAnswerer(load_voice_profile(VOICE), Calibrator.load(None), documents=kb.retriever)
 
 
-def test_answer_from_a_long_chunk_is_a_cited_extract_shorter_than_the_chunk(kb, answerer):
-    question = Question("How long do refunds take to appear?")
+def _ask(kb: Services, answerer: ExtractiveAnswerer, text: str, channel: str = "chat"):
+    question = Question(text, channel=channel)  # type: ignore[arg-type]
+    return answerer.answer(question, kb.retriever.retrieve(question))
+
+
+def test_a_procedure_question_gets_every_step_in_order_with_its_lead_in(kb, answerer):
+    draft = _ask(kb, answerer, "where can I download my invoice")
+    assert draft.citations[0].doc_id == "billing-invoices-and-taxes"
+    lines = draft.text.splitlines()
+    start = lines.index("To download past invoices:")
+    assert lines[start + 1 : start + 4] == [
+        "1. Go to **Settings → Billing → Invoices**.",
+        "2. Find the payment you need. Invoices are listed newest first.",
+        "3. Click **Download PDF**.",
+    ]
+
+
+def test_a_two_part_question_gets_both_parts(kb, answerer):
+    draft = _ask(kb, answerer, "How do I restore a note from the trash and how do I empty the trash?")
+    assert "Restore" in draft.evidence and "**Empty Trash**" in draft.evidence
+    assert len(draft.text) <= 700
+
+
+def test_a_two_part_question_about_two_articles_cites_both_when_both_fit(kb, answerer):
+    text = "How do I turn on two-factor authentication and how do I change my email address?"
+    draft = _ask(kb, answerer, text, channel="email")
+    assert [c.doc_id for c in draft.citations] == [
+        "account-two-factor-authentication",
+        "account-change-email",
+    ]
+    assert "6. Save your 10 backup codes" in draft.text and "4. Open the email we send" in draft.text
+    # in chat (700 characters) both procedures do not fit whole: the first is not cut to make room
+    chat = _ask(kb, answerer, text)
+    assert "6. Save your **10 backup codes**" in chat.text
+
+
+def test_a_plain_text_channel_renders_a_list_as_numbered_lines(kb, answerer):
+    draft = _ask(kb, answerer, "How do I turn on two-factor authentication?", channel="email")
+    numbered = [line for line in draft.text.splitlines() if line[:2] in ("1.", "2.", "3.", "4.", "5.")]
+    assert [line[:2] for line in numbered] == ["1.", "2.", "3.", "4.", "5."]
+    assert numbered[0].startswith("1. Install an authenticator app")
+    assert "**" not in draft.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "someone deleted a note in our team, can we get it back?",
+        "how do I export all my notes",
+        "How do I add my VAT ID to invoices?",
+        "How do I change my plan?",
+        "How do I share a note?",
+    ],
+)
+def test_no_reply_starts_in_the_middle_of_a_list(kb, answerer, text):
+    draft = _ask(kb, answerer, text)
+    body = draft.evidence.lstrip()
+    assert not re.match(r"(?:[2-9]|1\d)[.)]\s", body), body[:80]
+    for line_no, line in enumerate(body.splitlines()):
+        number = re.match(r"(\d+)[.)]\s", line)
+        if number and int(number.group(1)) > 1:  # a step is always preceded by the step before it
+            previous = [ln for ln in body.splitlines()[:line_no] if re.match(r"\d+[.)]\s", ln)]
+            assert previous and int(re.match(r"\d+", previous[-1]).group(0)) == int(number.group(1)) - 1
+
+
+def test_a_reply_cut_to_the_channel_links_to_the_whole_article(kb, answerer):
+    draft = _ask(kb, answerer, "can i get my money back if i cancel mid-month?")
+    assert "Monthly payments aren't refundable" in draft.text
+    assert draft.text.endswith("[Read more](https://help.nimbusnotes.example/articles/billing-refund-policy)")
+    assert len(draft.text) <= 700
+
+
+def test_answer_from_a_long_section_is_a_cited_part_of_it(kb, answerer):
+    question = Question("Can I get a refund on my annual Plus payment?")
     hits = kb.retriever.retrieve(question)
     top = hits[0]
-    assert len(split_sentences(top.chunk.text)) > 3  # a long chunk: the extract must be a part of it
+    whole = section_text(sections(kb.retriever.document_chunks(top.chunk))[top_section(top.chunk.section)])
+    assert len(whole) > 700  # a long section: the reply must be a part of it
 
     draft = answerer.answer(question, hits)
 
-    assert "5–10 business days" in draft.evidence
-    assert len(draft.evidence) < len(top.chunk.text)
+    assert "full refund within 14 days" in draft.evidence
+    assert len(draft.text) <= 700 and draft.text.endswith(f"[Read more]({draft.citations[0].url})")
     assert draft.citations[0].doc_id == top.chunk.doc_id == "billing-refund-policy"
     assert draft.citations[0].chunk_id == top.chunk.id
     assert draft.citations[0].url == "https://help.nimbusnotes.example/articles/billing-refund-policy"
     assert 0.0 <= draft.confidence <= 1.0
     assert draft.text.startswith("Hi there!\n\n")
-    assert "5–10 business days" in draft.text
     assert set(draft.signals) == set(FEATURES)
 
 
@@ -131,7 +147,7 @@ def test_the_section_that_answers_wins_over_a_later_one_that_shares_the_words(kb
     hits = kb.retriever.retrieve(question)
     draft = answerer.answer(question, hits)
     assert draft.citations[0].chunk_id == "account-two-factor-authentication#1"
-    assert "authenticator app" in draft.evidence and "backup code" not in draft.evidence
+    assert "authenticator app" in draft.evidence and "Use a backup code" not in draft.evidence
 
 
 def test_sms_answer_fits_the_channel_and_carries_the_link(kb, answerer):
@@ -155,9 +171,9 @@ def test_no_hits_gives_a_draft_without_citations_or_text(answerer):
     assert 0.0 <= draft.confidence <= 1.0
 
 
-def test_max_sentences_must_be_positive():
-    with pytest.raises(ValueError, match="max_sentences must be > 0, got 0"):
-        ExtractiveAnswerer(VoiceProfile(), Calibrator.load(None), max_sentences=0)
+def test_long_paragraph_must_be_positive():
+    with pytest.raises(ValueError, match="long_paragraph must be > 0, got 0"):
+        ExtractiveAnswerer(VoiceProfile(), Calibrator.load(None), long_paragraph=0)
 
 
 # -- calibrator -----------------------------------------------------------------------------------

@@ -14,10 +14,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from firstlast.errors import ConfigError
+from firstlast.sentences import split_sentences
 from firstlast.types import CHANNELS, Channel
-
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
-
 
 _LANGUAGE_NOTES = {
     "en": "(This answer comes from our help center in another language.)",
@@ -26,6 +24,16 @@ _LANGUAGE_NOTES = {
     "de": "(Diese Antwort stammt aus unserem Hilfe-Center in einer anderen Sprache.)",
     "fr": "(Cette réponse provient de notre centre d'aide dans une autre langue.)",
     "es": "(Esta respuesta proviene de nuestro centro de ayuda en otro idioma.)",
+}
+
+
+_READ_MORE = {
+    "en": "Read more",
+    "ja": "詳しくはこちら",
+    "ko": "자세히 보기",
+    "de": "Weiterlesen",
+    "fr": "En savoir plus",
+    "es": "Leer más",
 }
 
 
@@ -71,6 +79,8 @@ class VoiceProfile(BaseModel):
     )
     # said before a reply from knowledge in another language, keyed by the customer's language
     language_note: dict[str, str] = Field(default_factory=lambda: dict(_LANGUAGE_NOTES))
+    # the link label after a reply cut to the channel's length, keyed by the article's language
+    read_more_label: dict[str, str] = Field(default_factory=lambda: dict(_READ_MORE))
 
     @field_validator("banned_phrases")
     @classmethod
@@ -117,18 +127,22 @@ class VoiceProfile(BaseModel):
 
     def render(self, body: str, channel: Channel = "chat", link: str = "") -> str:
         """Greeting + body + sign-off for ``channel``, within its length limit."""
-        greeting = self.greeting.get(channel, "")
-        sign_off = self.sign_off.get(channel, "")
-        limit = self.max_length.get(channel, 800)
-        body = self.enforce(body.strip(), channel)
-        tail = f"\n\n{link}" if link and channel == "sms" else ""
-        frame = len(greeting) + len(sign_off) + len(tail) + (2 if greeting else 0) + (2 if sign_off else 0)
-        body = _fit(body, max(limit - frame, 20))
-        parts = [p for p in (greeting, body) if p]
-        text = "\n\n".join(parts) + tail
-        if sign_off:
-            text += f"\n\n{sign_off}"
-        return text[:limit]
+        head, tail = self.frame(channel, link)
+        body = fit(self.enforce(body.strip(), channel), self.body_budget(channel, link))
+        return f"{head}{body}{tail}"[: self.max_length.get(channel, 800)]
+
+    def body_budget(self, channel: Channel = "chat", link: str = "") -> int:
+        """Characters left for the body of a reply on ``channel`` once greeting and sign-off are in."""
+        head, tail = self.frame(channel, link)
+        return max(self.max_length.get(channel, 800) - len(head) - len(tail), 20)
+
+    def read_more(self, url: str, lang: str, channel: Channel = "chat") -> str:
+        """The link to the whole article, after a reply that quotes only part of it (empty on SMS,
+        where :meth:`frame` always adds the link)."""
+        if not url or channel == "sms":
+            return ""
+        label = self.read_more_label.get(lang) or self.read_more_label.get("en", "Read more")
+        return f"[{label}]({url})" if self.format_for(channel) == "markdown" else f"{label}: {url}"
 
     def handoff(self, channel: Channel = "chat", out_of_hours: bool = False) -> str:
         message = self.out_of_hours_message if out_of_hours else self.handoff_message
@@ -182,16 +196,26 @@ def to_plain(text: str) -> str:
     return text
 
 
-def _fit(text: str, limit: int) -> str:
-    """Cut ``text`` to ``limit`` characters at a sentence end, or a word end with an ellipsis."""
+def fit(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters at a line or sentence end (lines and list items stay
+    lines), or at a word end with an ellipsis when not even the first sentence fits."""
     if len(text) <= limit:
         return text
-    out = ""
-    for sentence in _SENTENCE_END.split(text):
-        candidate = f"{out} {sentence}".strip()
-        if len(candidate) > limit:
-            break
-        out = candidate
+    kept: list[str] = []
+    for line in text.split("\n"):
+        if len("\n".join([*kept, line])) <= limit:
+            kept.append(line)
+            continue
+        room = limit - len("\n".join(kept)) - (1 if kept else 0)
+        part = ""  # the line does not fit whole: as many of its sentences as fit
+        for sentence in split_sentences(line):
+            if len(f"{part} {sentence}".strip()) > room:
+                break
+            part = f"{part} {sentence}".strip()
+        if part:
+            kept.append(part)
+        break
+    out = "\n".join(kept).rstrip()
     if out:
         return out
     cut = text[: limit - 1].rsplit(" ", 1)[0]

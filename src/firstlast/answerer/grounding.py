@@ -28,8 +28,8 @@ import numpy as np
 
 from firstlast.retriever.embeddings import DocumentVectors, Embedder
 from firstlast.retriever.text import content_words, has_cjk
+from firstlast.sentences import split_sentences
 
-_SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=[。！？])")
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 # Talk about the prompt rather than the product ("as the passage says", "[n]", restating the request).
 _META = re.compile(
@@ -40,7 +40,7 @@ _META = re.compile(
 
 
 def passage_sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SPLIT.split(text) if s and len(s.strip()) > 1]
+    return [s for s in split_sentences(text) if len(s) > 1]
 
 
 @dataclass(frozen=True)

@@ -23,11 +23,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from firstlast.answerer.brand_voice import VoiceProfile, _fit
+from firstlast.answerer.brand_voice import VoiceProfile, fit
 from firstlast.answerer.extractive import ExtractiveAnswerer
 from firstlast.answerer.grounding import Evidence, GroundingGuard
 from firstlast.answerer.prompt import NO_ANSWER, Passage, build_messages, clean_passage
 from firstlast.retriever.text import content_words
+from firstlast.sentences import split_sentences
 from firstlast.types import Channel, Citation, Draft, Grounding, Hit, Question
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,7 @@ def _complete_sentences(buffer: str) -> tuple[list[str], str]:
     if last is None:
         return [], buffer
     done, rest = buffer[: last.end()], buffer[last.end() :]
-    parts = re.split(r"(?<=[.!?])\s+|(?<=[。！？])|\n+", done)
-    return [p.strip() for p in parts if p and p.strip()], rest
+    return split_sentences(done), rest
 
 
 def chat_model_from_settings(llm: Any) -> Any:
@@ -232,7 +232,7 @@ class LLMAnswerer:
             reply.full = True
             if reply.body or room < 40:
                 return ""
-            text = _fit(text, room)
+            text = fit(text, room)
         passage = next(
             (m for m in markers if self._guard.supports(sentence, reply.evidence, m)), support.passage
         )

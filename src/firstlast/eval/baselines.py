@@ -5,7 +5,9 @@
 - ``bm25_only``: one BM25 entry per document with the product's tokeniser, confidence = the top-1
   score squashed by s / (s + 10) (only its ranking matters for AUROC).
 
-Both see the current question only (no conversation history), as a vanilla setup would.
+Both see the current question only (no conversation history), as a vanilla setup would. Where the
+questions have gold answers, each baseline's reply is the first ``reply_chars`` characters of its top
+document, sent for every question (a vanilla setup has no threshold), and scored as the bot's is.
 
     runs = [vanilla_dense(documents, items, embedder, out / "vanilla"), bm25_only(documents, items)]
     table = {run.name: baseline_metrics(run, items) for run in runs}
@@ -23,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from firstlast.eval.datasets import LabelledQuestion
-from firstlast.eval.metrics import auroc, percentile, recall_at, reciprocal_rank
+from firstlast.eval.metrics import AnswerScorer, answer_metrics, auroc, percentile, recall_at, reciprocal_rank
 from firstlast.retriever.embeddings import Embedder
 from firstlast.retriever.lexical import BM25Index
 from firstlast.types import Chunk, Document
@@ -140,8 +142,17 @@ def bm25_only(documents: Sequence[Document], items: Sequence[LabelledQuestion]) 
     return BaselineRun("bm25_only", tuple(ranked), tuple(confidences), tuple(latencies))
 
 
-def baseline_metrics(run: BaselineRun, items: Sequence[LabelledQuestion]) -> dict[str, Any]:
-    """Retrieval metrics over answerable items; AUROC of confidence for "top-1 document is gold".
+def baseline_metrics(
+    run: BaselineRun,
+    items: Sequence[LabelledQuestion],
+    *,
+    texts: dict[str, str] | None = None,
+    scorer: AnswerScorer | None = None,
+    reply_chars: int = 800,
+) -> dict[str, Any]:
+    """Retrieval metrics over answerable items; AUROC of confidence for "top-1 document is gold";
+    with ``texts`` (document id -> text) and a ``scorer``, the answer metrics of the top document's
+    first ``reply_chars`` characters as the reply.
 
     Unanswerable items count as never correct, so a confident top-1 for them lowers the AUROC.
     """
@@ -153,13 +164,29 @@ def baseline_metrics(run: BaselineRun, items: Sequence[LabelledQuestion]) -> dic
         item.answerable and bool(ranked) and ranked[0] in item.gold_doc_ids
         for item, ranked in zip(items, run.ranked_docs)
     ]
-    return {
+    out: dict[str, Any] = {
         "recall@1": sum(recall_at(r, i.gold_doc_ids, 1) for i, r in answerable) / n,
         "recall@5": sum(recall_at(r, i.gold_doc_ids, 5) for i, r in answerable) / n,
         "mrr@10": sum(reciprocal_rank(r, i.gold_doc_ids, 10) for i, r in answerable) / n,
         "auroc": auroc(run.confidences, correct),
         "latency_ms": {"p50": percentile(run.latencies_ms, 50), "p95": percentile(run.latencies_ms, 95)},
     }
+    if texts is not None and scorer is not None and any(i.gold_answer for i in items):
+        rows = []
+        for item, ranked in zip(items, run.ranked_docs):
+            reply = texts.get(ranked[0], "")[:reply_chars] if ranked else ""
+            gold = (item.gold_answer or "").strip()
+            recall = scorer.content_recall(reply, gold) if gold and item.answerable else None
+            rows.append(
+                {
+                    "answerable": item.answerable,
+                    "answered": bool(ranked),
+                    "has_gold_answer": recall is not None,
+                    "answer_recall": recall,
+                }
+            )
+        out.update({k: v for k, v in answer_metrics(rows).items() if k != "rouge_l_recall"})
+    return out
 
 
 def run_baselines(
@@ -169,7 +196,13 @@ def run_baselines(
     workdir: Path,
     *,
     reuse: bool = False,
+    scorer: AnswerScorer | None = None,
+    reply_chars: int = 800,
 ) -> dict[str, dict[str, Any]]:
     """Both baselines and their metrics, keyed by baseline name (for ``metrics["baselines"]``)."""
     runs = [vanilla_dense(documents, items, embedder, workdir, reuse=reuse), bm25_only(documents, items)]
-    return {run.name: baseline_metrics(run, items) for run in runs}
+    texts = {d.id: d.text for d in _unique(documents)}
+    return {
+        run.name: baseline_metrics(run, items, texts=texts, scorer=scorer, reply_chars=reply_chars)
+        for run in runs
+    }

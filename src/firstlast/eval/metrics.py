@@ -86,3 +86,87 @@ def voice_metrics(
         "over_length_rate": over / len(replies),
         "greeting_rate": greeted / len(answers) if answers else 1.0,
     }
+
+
+# -- answer completeness (issue #9) ----------------------------------------------------------------
+
+_CJK_CHARS = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]+")
+RESOLVED_SHARE = 0.5  # a reply resolves a question when it holds half of the gold answer's content words
+
+
+class AnswerTokenizer:
+    """Tokens for comparing a reply with a gold answer: rouge-score's tokeniser with the Porter
+    stemmer for Latin script (lower-cased, punctuation dropped), characters for CJK runs (Japanese
+    and Korean have no spaces to split words on). Passed to ``rouge_score`` for ROUGE-L too.
+
+    >>> AnswerTokenizer().tokenize("Click Download PDFs。設定")
+    ['click', 'download', 'pdf', '設', '定']
+    """
+
+    def __init__(self) -> None:
+        from rouge_score.tokenizers import DefaultTokenizer
+
+        self._latin = DefaultTokenizer(use_stemmer=True)
+
+    def tokenize(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        last = 0
+        for run in _CJK_CHARS.finditer(text):
+            tokens += self._latin.tokenize(text[last : run.start()])
+            tokens += list(run.group(0))
+            last = run.end()
+        return tokens + self._latin.tokenize(text[last:])
+
+
+class AnswerScorer:
+    """How much of a gold answer a reply carries.
+
+    ``content_recall`` is the share of the gold answer's distinct content words (stemmed, stop words
+    left out; CJK: characters) that appear in the reply; ``rouge_l_recall`` is ROUGE-L recall
+    (``rouge-score``), which also rewards keeping the answer's word order.
+    """
+
+    def __init__(self) -> None:
+        from rouge_score.rouge_scorer import RougeScorer
+
+        from firstlast.retriever.text import STOP_WORDS
+
+        self._tokenizer = AnswerTokenizer()
+        self._rouge = RougeScorer(["rougeL"], tokenizer=self._tokenizer)
+        self._stop = {t for w in STOP_WORDS for t in self._tokenizer.tokenize(w)}
+
+    def content_words(self, text: str) -> set[str]:
+        return {t for t in self._tokenizer.tokenize(text) if t not in self._stop}
+
+    def content_recall(self, reply: str, gold: str) -> float:
+        wanted = self.content_words(gold)
+        return len(wanted & self.content_words(reply)) / len(wanted) if wanted else 0.0
+
+    def rouge_l_recall(self, reply: str, gold: str) -> float:
+        return float(self._rouge.score(gold, reply)["rougeL"].recall) if gold.strip() else 0.0
+
+
+def answer_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """answer_recall, rouge_l_recall, resolution_rate and resolution_precision of eval rows.
+
+    Each row has ``answerable``, ``answered``, ``has_gold_answer`` and, when it has one,
+    ``answer_recall``/``rouge_l`` of the sent reply. answer_recall (and rouge_l_recall) is the mean
+    over answered answerable rows with a gold answer; resolution_rate = answerable rows with a gold
+    answer whose sent reply holds >= 50% of it, over answerable rows with a gold answer (a handoff
+    resolves nothing; the citation is not required); resolution_precision = those resolved over the
+    answered rows that could be judged (with a gold answer, or unanswerable: answering those is wrong).
+    """
+    gold = [r for r in rows if r["answerable"] and r.get("has_gold_answer")]
+    answered = [r for r in gold if r["answered"]]
+    resolved = [r for r in answered if float(r.get("answer_recall") or 0.0) >= RESOLVED_SHARE]
+    judged = len(answered) + sum(bool(r["answered"]) for r in rows if not r["answerable"])
+    return {
+        "answer_recall": _mean([float(r.get("answer_recall") or 0.0) for r in answered]),
+        "rouge_l_recall": _mean([float(r.get("rouge_l") or 0.0) for r in answered]),
+        "resolution_rate": len(resolved) / len(gold) if gold else 0.0,
+        "resolution_precision": len(resolved) / judged if judged else 0.0,
+    }
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values)) if values else 0.0

@@ -4,7 +4,11 @@ same answer path as the service, metrics written to ``metrics.json`` and per-que
 
 A reply is *correct* when the question is answerable, the bot answered, and its first citation is
 a gold document. automation_rate = correct / answerable; precision = correct / answered;
-handoff_recall = handed-off unanswerable / unanswerable.
+handoff_recall = handed-off unanswerable / unanswerable. Where a question has a gold answer, the
+reply is also compared with it (:func:`firstlast.eval.metrics.answer_metrics`): it *resolves* the
+question when it holds at least half of the gold answer's content words, cited or not. The
+``section_prefix`` baseline sends the first characters (the channel's limit) of the cited section
+instead of the bot's reply, with the bot's decisions.
 """
 
 from __future__ import annotations
@@ -19,11 +23,22 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
+from firstlast.answerer.extractive import section_text, sections, top_section
 from firstlast.config import Settings
 from firstlast.errors import InvalidInput
 from firstlast.eval.baselines import run_baselines
 from firstlast.eval.datasets import LabelledQuestion, load_questions
-from firstlast.eval.metrics import auroc, ece, percentile, recall_at, reciprocal_rank, voice_metrics
+from firstlast.eval.metrics import (
+    RESOLVED_SHARE,
+    AnswerScorer,
+    answer_metrics,
+    auroc,
+    ece,
+    percentile,
+    recall_at,
+    reciprocal_rank,
+    voice_metrics,
+)
 from firstlast.eval.report import write_report
 from firstlast.ingest.loaders import load_path
 from firstlast.types import Outcome
@@ -49,6 +64,18 @@ class Result:
     answer_mode: str = "extractive"  # extractive | llm | fallback
     grounding_reason: str = ""
     first_delta_ms: float | None = None
+    # issue #9: how much of the gold answer the replies carry (None without a gold answer)
+    answer_recall: float | None = None  # the sent reply (0 when handed off)
+    draft_recall: float | None = None  # the draft, sent or not: what the calibration predicts
+    rouge_l: float | None = None
+    prefix_recall: float | None = None  # the cited section's first characters (baseline)
+
+    @property
+    def resolved_if_sent(self) -> bool:
+        """The draft would resolve the question; without a gold answer, its citation must be gold."""
+        if self.draft_recall is None:
+            return self.item.answerable and self.first_citation in self.item.gold_doc_ids
+        return self.item.answerable and self.draft_recall >= RESOLVED_SHARE
 
     def row(self) -> dict[str, Any]:
         return {
@@ -69,15 +96,35 @@ class Result:
             "answer_mode": self.answer_mode,
             "grounding_reason": self.grounding_reason,
             "first_delta_ms": self.first_delta_ms,
+            "has_gold_answer": self.draft_recall is not None,
+            "gold_answer": (self.item.gold_answer or "")[:2000],
+            "answer_recall": self.answer_recall,
+            "draft_recall": self.draft_recall,
+            "rouge_l": self.rouge_l,
+            "prefix_recall": self.prefix_recall,
+            "resolved_if_sent": self.resolved_if_sent,
         }
 
 
-def judge(item: LabelledQuestion, outcome: Outcome) -> Result:
+def judge(
+    item: LabelledQuestion, outcome: Outcome, scorer: AnswerScorer | None = None, prefix: str = ""
+) -> Result:
+    """The eval row of one question; ``prefix`` is the baseline reply (the cited section's start)."""
     ranked = tuple(dict.fromkeys(h.chunk.doc_id for h in outcome.hits))
     draft = outcome.draft
     first = draft.citations[0].doc_id if draft and draft.citations else ""
     answered = not outcome.decision.handed_off
     correct = item.answerable and answered and first in item.gold_doc_ids
+    gold = (item.gold_answer or "").strip() if scorer is not None and item.answerable else ""
+    completeness: dict[str, float | None] = {}
+    if gold and scorer is not None:
+        draft_text = draft.text if draft else ""
+        completeness = {
+            "answer_recall": scorer.content_recall(outcome.reply_text, gold) if answered else 0.0,
+            "draft_recall": scorer.content_recall(draft_text, gold),
+            "rouge_l": scorer.rouge_l_recall(outcome.reply_text, gold) if answered else 0.0,
+            "prefix_recall": scorer.content_recall(prefix, gold) if answered else 0.0,
+        }
     return Result(
         item=item,
         ranked_docs=ranked,
@@ -93,7 +140,21 @@ def judge(item: LabelledQuestion, outcome: Outcome) -> Result:
         answer_mode=draft.grounding.mode if draft and draft.grounding else "extractive",
         grounding_reason=draft.grounding.reason if draft and draft.grounding else "",
         first_delta_ms=outcome.first_delta_ms,
+        **completeness,  # type: ignore[arg-type]
     )
+
+
+def section_prefix(services: Services, outcome: Outcome) -> str:
+    """The first characters (the channel's limit) of the section the bot cited first."""
+    draft = outcome.draft
+    if not draft or not draft.citations:
+        return ""
+    cited = next((h.chunk for h in outcome.hits if h.chunk.id == draft.citations[0].chunk_id), None)
+    if cited is None:
+        return ""
+    section = sections(services.retriever.document_chunks(cited)).get(top_section(cited.section), [cited])
+    text = section_text(section)
+    return text[: services.voice.max_length.get(outcome.question.channel, 800)]
 
 
 def _chunk_ranks(outcome: Outcome) -> list[str]:
@@ -131,6 +192,7 @@ def compute_metrics(
             ),
             "auroc": auroc(confidences, labels),
             "ece": ece(confidences, labels),
+            **answer_metrics([r.row() for r in results]),
         },
         "latency_ms": {
             "p50": percentile([r.latency_ms for r in results], 50),
@@ -186,11 +248,12 @@ def run_eval(
     services.bot.ask(items[0].question)  # warm-up: load lazily initialised parts before timing
     results: list[Result] = []
     chunk_docs: list[list[str]] = []
+    scorer = AnswerScorer()
     console = progress_console or Console(stderr=True)
     with console.status(f"asking {len(items)} questions") as status:
         for i, item in enumerate(items, start=1):
             outcome = services.bot.ask(item.question)
-            results.append(judge(item, outcome))
+            results.append(judge(item, outcome, scorer, section_prefix(services, outcome)))
             chunk_docs.append(_chunk_ranks(outcome))
             if i % 25 == 0:
                 status.update(f"asked {i}/{len(items)} questions")
@@ -199,9 +262,19 @@ def run_eval(
     if baselines:
         with console.status("measuring baselines (vanilla dense, BM25) on the same data"):
             measured = run_baselines(
-                documents, items, services.embedder, out / "baselines", reuse=reuse_store
+                documents,
+                items,
+                services.embedder,
+                out / "baselines",
+                reuse=reuse_store,
+                scorer=scorer,
+                reply_chars=services.voice.max_length.get("chat", 800),
             )
-        metrics["baselines"] = {"dense": measured["vanilla_dense"], "bm25": measured["bm25_only"]}
+        metrics["baselines"] = {
+            "dense": measured["vanilla_dense"],
+            "bm25": measured["bm25_only"],
+            "section_prefix": section_prefix_metrics(results),
+        }
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     rows = [r.row() for r in results]
@@ -209,6 +282,14 @@ def run_eval(
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     write_report(out, metrics, rows)
+    return metrics
+
+
+def section_prefix_metrics(results: Sequence[Result]) -> dict[str, Any]:
+    """The cited-section-prefix baseline: the bot's decisions, the section's start as the reply."""
+    rows = [{**r.row(), "answer_recall": r.prefix_recall, "rouge_l": None} for r in results]
+    metrics = answer_metrics(rows)
+    metrics.pop("rouge_l_recall")
     return metrics
 
 
@@ -229,6 +310,9 @@ def generation_metrics(results: Sequence[Result], services: Services) -> dict[st
     }
 
 
+ANSWER_KEYS = ("answer_recall", "resolution_rate", "resolution_precision")
+
+
 def print_metrics(metrics: dict[str, Any], console: Console) -> None:
     table = Table(title=f"firstlast eval — {metrics['dataset']}", show_header=True)
     table.add_column("metric")
@@ -241,6 +325,7 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
         for key, value in metrics.get(group, {}).items():
             table.add_row(f"{group}.{key}", f"{value:.3f}" if isinstance(value, float) else str(value))
     for name, values in metrics.get("baselines", {}).items():
-        for key in ("recall@1", "recall@5", "mrr@10", "auroc"):
-            table.add_row(f"baseline {name}.{key}", f"{values[key]:.3f}")
+        for key in ("recall@1", "recall@5", "mrr@10", "auroc", *ANSWER_KEYS):
+            if isinstance(values.get(key), float):
+                table.add_row(f"baseline {name}.{key}", f"{values[key]:.3f}")
     console.print(table)

@@ -8,12 +8,12 @@ what the customer wrote (the topic), boosted when they overlap the handed-off qu
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from firstlast.retriever.text import content_words
+from firstlast.sentences import split_sentences
 from firstlast.types import (
     Assignment,
     Citation,
@@ -22,12 +22,6 @@ from firstlast.types import (
     SuggestedReply,
     TranscriptEntry,
 )
-
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
-
-
-def _sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
 def summarize(customer_texts: Sequence[str], question: str = "", max_sentences: int = 3) -> tuple[str, ...]:
@@ -40,7 +34,7 @@ def summarize(customer_texts: Sequence[str], question: str = "", max_sentences: 
         raise ValueError(f"max_sentences must be >= 1, got {max_sentences}")
     candidates: list[tuple[int, str, set[str]]] = []
     for text in customer_texts:
-        for sentence in _sentences(text):
+        for sentence in split_sentences(text):
             words = content_words(sentence)
             if len(words) >= 2:  # "Hi!", "yes", "anyone there?" say nothing about the problem
                 candidates.append((len(candidates), sentence, words))
@@ -72,7 +66,7 @@ def suggested_reply(draft: Mapping[str, Any], sources: Sequence[Mapping[str, Any
         return SuggestedReply(text, "draft", draft.get("confidence"), citations)
     if sources:
         best = sources[0]
-        passage = " ".join(_sentences(str(best.get("text", "")))[:3])
+        passage = " ".join(split_sentences(str(best.get("text", "")))[:3])
         if passage:
             cited = Citation(str(best["doc_id"]), str(best["chunk_id"]), str(best["title"]), str(best["url"]))
             return SuggestedReply(passage, "passage", draft.get("confidence"), (cited,))

@@ -19,11 +19,11 @@ from datetime import date
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
-from firstlast.answerer.extractive import split_sentences
 from firstlast.db import Database, FeedbackRow, LearnedEntryRow, LearnedVersionRow, MessageRow, iso, utcnow
 from firstlast.errors import Conflict, InvalidInput, NotFound
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.verdict import LEARNED_SOURCE
+from firstlast.sentences import split_sentences
 from firstlast.types import Document, LearnedEntry, LearnedVersion
 
 

@@ -14,9 +14,9 @@ from collections.abc import Iterable
 
 from firstlast.learning.pii import scrub
 from firstlast.retriever.text import content_words
+from firstlast.sentences import split_sentences
 
 PLACEHOLDER = re.compile(r"\[(?:email|phone|card number|bank account|reference|number|name|address)\]")
-_SENTENCE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 _GREETING = re.compile(
     r"^\s*(?:hi|hello|hey|hiya|howdy|greetings|good\s+(?:morning|afternoon|evening|day)|dear\s+\w+)"
     r"(?:\s+(?:there|team|all|everyone|folks|guys|support|\[name\]))*(?:\s+(?-i:[A-Z][a-z]+)(?=\s*,))?"
@@ -69,7 +69,7 @@ def generalise_question(question: str, names: Iterable[str] = ()) -> str:
     """
     text = scrub(question.strip(), names)
     kept = []
-    for sentence in _SENTENCE.split(text):
+    for sentence in split_sentences(text):
         sentence = _GREETING.sub("", sentence)
         sentence = _LEAD_IN.sub("", sentence)
         if not sentence.strip() or _FILLER_SENTENCE.match(sentence):

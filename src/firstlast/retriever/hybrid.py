@@ -66,6 +66,7 @@ class HybridRetriever:
         self._bm25_params = (bm25_k1, bm25_b)
         self._lock = threading.Lock()
         self._index: BM25Index | None = None
+        self._documents: dict[str, list[Chunk]] = {}
         self._index_version: str | None = None
         self._checked_at = 0.0
 
@@ -81,8 +82,15 @@ class HybridRetriever:
                 # maybe another process wrote: the store reopens so dense search sees it too
                 self._store.refresh(version)
                 self._index = BM25Index(self._store.chunks(), *self._bm25_params)
+                self._documents = _by_document(self._index.chunks)
                 self._index_version = version
             return self._index
+
+    def document_chunks(self, chunk: Chunk) -> list[Chunk]:
+        """Every chunk of ``chunk``'s document in order, so the answerer can quote a whole section
+        (or a procedure the chunker cut in two), not only the chunks that were found."""
+        self.lexical_index()
+        return self._documents.get(chunk.doc_id) or [chunk]
 
     # -- queries ----------------------------------------------------------------------------------
     def _history(self, question: Question) -> str:
@@ -126,6 +134,15 @@ class HybridRetriever:
         if has_cjk(question.text):
             return self._dense_weight_cjk if getattr(self._embedder, "multilingual", False) else 0.0
         return self._dense_weight
+
+
+def _by_document(chunks: list[Chunk]) -> dict[str, list[Chunk]]:
+    documents: dict[str, list[Chunk]] = {}
+    for chunk in chunks:
+        documents.setdefault(chunk.doc_id, []).append(chunk)
+    for members in documents.values():
+        members.sort(key=lambda c: c.position)
+    return documents
 
 
 def fuse(
