@@ -233,6 +233,10 @@ def eval_calibrate(
     target_precision: Annotated[
         float | None, typer.Option(help="Pick the lowest threshold reaching this answered precision")
     ] = None,
+    target: Annotated[
+        str,
+        typer.Option(help="What the confidence predicts: resolution (reply holds the answer) or citation"),
+    ] = "resolution",
 ) -> None:
     """Fit the confidence model on labelled results; the service loads it via ANSWER__CALIBRATION_FILE."""
     from firstlast.errors import InvalidInput
@@ -240,7 +244,10 @@ def eval_calibrate(
 
     if target_precision is not None and not 0 < target_precision <= 1:
         raise InvalidInput(f"--target-precision must be in (0, 1], got {target_precision}")
-    calibrator, report = calibrate(load_results(results), target_precision=target_precision)
+    if target not in ("resolution", "citation"):
+        raise InvalidInput(f"--target must be resolution or citation, got {target!r}")
+    samples = load_results(results, target)  # type: ignore[arg-type]
+    calibrator, report = calibrate(samples, target_precision=target_precision)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(calibrator.to_json() + "\n")
     console.print_json(data=report)

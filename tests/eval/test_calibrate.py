@@ -66,3 +66,35 @@ def test_load_results_reads_eval_rows_and_rejects_garbage(tmp_path: Path) -> Non
         load_results([bad])
     with pytest.raises(InvalidInput, match="both correct and incorrect"):
         calibrate([Sample({}, True, True, "x")] * 3)
+
+
+def test_the_resolution_target_labels_by_the_reply_and_citation_by_the_first_citation(tmp_path: Path) -> None:
+    path = tmp_path / "results.jsonl"
+    rows = [  # cited gold but the reply misses the answer; cited elsewhere but the reply holds it
+        {"answerable": True, "gold": ["a"], "first_citation": "a", "resolved_if_sent": False, "signals": {}},
+        {"answerable": True, "gold": ["a"], "first_citation": "b", "resolved_if_sent": True, "signals": {}},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows))
+    assert [s.correct_if_answered for s in load_results([path])] == [False, True]
+    assert [s.correct_if_answered for s in load_results([path], "citation")] == [True, False]
+
+
+def test_leave_one_dataset_out_scores_each_file_with_a_model_fitted_on_the_others() -> None:
+    def group(name: str, seed: int, scale: float) -> list[Sample]:
+        rng = np.random.default_rng(seed)
+        out = []
+        for _ in range(300):
+            dense = float(rng.uniform(0.1, 0.9))
+            correct = bool(rng.uniform() < dense * scale)  # the third set is right half as often
+            out.append(Sample({"dense_top": dense}, correct, True, name))
+        return out
+
+    alike = group("a", 1, 1.0) + group("b", 2, 1.0)
+    _, report = calibrate(alike + group("shifted", 3, 0.5))
+    lodo = report["leave_one_dataset_out"]
+    assert set(lodo) == {"a", "b", "shifted"} and lodo["a"]["samples"] == 300
+    assert lodo["a"]["ece"] < lodo["shifted"]["ece"]  # a set unlike the others is what LODO reveals
+    assert lodo["shifted"]["ece"] > 0.1
+    assert all(v["auroc"] > 0.6 for v in lodo.values())  # the ranking signal transfers
+    _, single = calibrate(group("only", 4, 1.0))
+    assert single["leave_one_dataset_out"] == {}

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from firstlast.eval.metrics import auroc, ece, percentile, recall_at, reciprocal_rank
+from firstlast.eval.metrics import (
+    AnswerScorer,
+    answer_metrics,
+    auroc,
+    ece,
+    percentile,
+    recall_at,
+    reciprocal_rank,
+)
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -75,3 +83,61 @@ def test_reciprocal_rank_is_one_over_the_first_gold_rank_within_k():
 def test_percentile_of_latencies():
     assert percentile([10.0, 20.0, 30.0, 40.0, 50.0], 50) == 30.0
     assert percentile([], 95) == 0.0
+
+
+# -- answer completeness (issue #9), hand-checked values ---------------------------------------------
+
+GOLD = "Go to Settings, open Billing and click Download PDF."  # content words: go settings open billing click download pdf
+
+
+def test_content_recall_counts_the_gold_answers_stemmed_content_words_found_in_the_reply():
+    scorer = AnswerScorer()
+    assert scorer.content_words(GOLD) == {"go", "set", "open", "bill", "click", "download", "pdf"}
+    # "settings"/"billing" stem to set/bill; 4 of the 7 gold content words are in the reply
+    assert scorer.content_recall("Open Settings and choose Billing, then click.", GOLD) == pytest.approx(
+        4 / 7
+    )
+    assert scorer.content_recall(GOLD, GOLD) == 1.0
+    assert scorer.content_recall("Nothing about it.", GOLD) == 0.0
+    assert scorer.content_recall("anything", "") == 0.0
+
+
+def test_cjk_gold_answers_are_compared_by_character():
+    scorer = AnswerScorer()
+    assert scorer.content_words("設定を開く") == {"設", "定", "を", "開", "く"}
+    assert scorer.content_recall("設定です", "設定を開く") == pytest.approx(2 / 5)
+    assert scorer.content_recall("설정을 여세요", "설정") == 1.0
+
+
+def test_rouge_l_recall_rewards_the_gold_answers_word_order():
+    scorer = AnswerScorer()
+    in_order = scorer.rouge_l_recall("go to settings then billing", "go to settings, open billing")
+    shuffled = scorer.rouge_l_recall("billing then settings to go", "go to settings, open billing")
+    assert in_order == pytest.approx(4 / 5)  # LCS go-to-settings-billing of 5 gold tokens
+    assert shuffled < in_order
+
+
+def test_answer_metrics_on_a_tiny_labelled_set():
+    rows = [
+        # answerable with gold answers: resolved, answered but not resolved, handed off
+        {"answerable": True, "answered": True, "has_gold_answer": True, "answer_recall": 0.8, "rouge_l": 0.6},
+        {"answerable": True, "answered": True, "has_gold_answer": True, "answer_recall": 0.4, "rouge_l": 0.2},
+        {
+            "answerable": True,
+            "answered": False,
+            "has_gold_answer": True,
+            "answer_recall": 0.0,
+            "rouge_l": 0.0,
+        },
+        # answerable without a gold answer: not judged
+        {"answerable": True, "answered": True, "has_gold_answer": False},
+        # unanswerable: answering one is wrong, handing one off is right
+        {"answerable": False, "answered": True, "has_gold_answer": False},
+        {"answerable": False, "answered": False, "has_gold_answer": False},
+    ]
+    metrics = answer_metrics(rows)
+    assert metrics["answer_recall"] == pytest.approx(0.6)  # mean of 0.8 and 0.4 (answered only)
+    assert metrics["rouge_l_recall"] == pytest.approx(0.4)
+    assert metrics["resolution_rate"] == pytest.approx(1 / 3)  # 1 resolved of 3 with gold answers
+    assert metrics["resolution_precision"] == pytest.approx(1 / 3)  # 1 of 2 answered + 1 unanswerable
+    assert answer_metrics([])["resolution_rate"] == 0.0

@@ -9,7 +9,15 @@ from typing import Any
 
 import pytest
 
-from firstlast.eval.report import operating_point, reliability, risk_coverage, worst_misses, write_report
+from firstlast.eval.report import (
+    operating_point,
+    reliability,
+    resolution_coverage,
+    risk_coverage,
+    worst_misses,
+    worst_unresolved,
+    write_report,
+)
 
 
 def row(
@@ -116,3 +124,36 @@ def test_write_report_is_self_contained_with_charts_and_escaped_text(tmp_path: P
 def test_write_report_without_rows_or_baselines(tmp_path: Path):
     path = write_report(tmp_path, {"dataset": "empty", "answers": {"threshold": 0.5}}, [])
     assert path.read_text(encoding="utf-8").count("data:image/png;base64,") == 3
+
+
+def _with_answers(base: dict[str, Any], resolved: bool, reply: str = "reply") -> dict[str, Any]:
+    return {**base, "has_gold_answer": True, "resolved_if_sent": resolved, "reply": reply,
+            "gold_answer": "the gold answer", "answer_recall": 0.9 if resolved else 0.1}  # fmt: skip
+
+
+ANSWER_ROWS = [
+    _with_answers(row("a", 0.9, answerable=True, gold=["d1"], first="d1", answered=True), True),
+    # cited the wrong section but the reply holds the answer: resolved all the same
+    _with_answers(row("b", 0.8, answerable=True, gold=["d2"], first="d3", answered=True), True),
+    _with_answers(row("c", 0.7, answerable=True, gold=["d4"], first="d4", answered=True), False, EVIL),
+    _with_answers(
+        row("g", 0.3, answerable=True, gold=["d7"], first="d7", answered=False, reason="low_confidence"), True
+    ),
+    row("d", 0.6, answerable=False, gold=[], first="d5", answered=True),
+]
+
+
+def test_resolution_coverage_uses_the_reply_not_the_citation():
+    points = {t: (rate, precision) for t, rate, precision in resolution_coverage(ANSWER_ROWS)}
+    assert points[0.9] == (pytest.approx(1 / 4), 1.0)
+    assert points[0.8] == (pytest.approx(2 / 4), 1.0)  # "b" cites the wrong section and still resolves
+    assert points[0.6] == (pytest.approx(2 / 4), pytest.approx(2 / 4))  # the unanswerable "d" counts
+    assert points[0.3] == (pytest.approx(3 / 4), pytest.approx(3 / 5))
+
+
+def test_the_report_lists_the_worst_non_resolving_replies_escaped(tmp_path: Path):
+    assert [r["id"] for r in worst_unresolved(ANSWER_ROWS)] == ["c"]
+    html = write_report(tmp_path, {"dataset": "tiny", "answers": {"threshold": 0.5}}, ANSWER_ROWS).read_text()
+    assert "Worst non-resolving replies" in html and "the gold answer" in html
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert html.count("data:image/png;base64,") == 4  # risk-, resolution-coverage, reliability, latency

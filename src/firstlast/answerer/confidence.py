@@ -34,11 +34,17 @@ FEATURES = (
     "has_history",  # 1 for follow-up questions
     "lexical_only",  # 1 when dense retrieval was not used (e.g. CJK text with an English-only model)
     "multilingual_model",  # 1 when the dense scores come from the multilingual model (another scale)
+    "reply_coverage",  # share of the question's content words present in the reply's own text
 )
 
 
 def signals(
-    question: Question, hits: Sequence[Hit], answer_hit: Hit | None, *, multilingual_model: bool = False
+    question: Question,
+    hits: Sequence[Hit],
+    answer_hit: Hit | None,
+    *,
+    multilingual_model: bool = False,
+    reply: str = "",
 ) -> dict[str, float]:
     """Raw signals for the calibrator; all are plain floats, 0 when not applicable."""
     out = dict.fromkeys(FEATURES, 0.0)
@@ -64,6 +70,7 @@ def signals(
     if words:
         chunk_words = content_words(index_text(answer_hit.chunk))
         out["coverage"] = len(words & chunk_words) / len(words)
+        out["reply_coverage"] = len(words & content_words(reply)) / len(words)
     if answer_hit.lexical_score is not None and words:
         out["lexical_ratio"] = min(1.0, float(answer_hit.lexical_score) / (4.0 * len(words)))
     return out

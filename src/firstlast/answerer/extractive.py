@@ -124,7 +124,7 @@ class ExtractiveAnswerer:
             more = ""
         evidence = "\n\n".join(render(c.selection.units) for c in chosen)
         top = chosen[0].hit
-        sig = signals(question, hits, top, multilingual_model=self._multilingual_model())
+        sig = signals(question, hits, top, multilingual_model=self._multilingual_model(), reply=evidence)
         body = "\n\n".join(p for p in (note, evidence, more) if p)
         text = self._voice.render(body, question.channel, link=top.chunk.url)
         citations = tuple(

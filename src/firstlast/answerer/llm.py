@@ -121,12 +121,12 @@ class LLMAnswerer:
             return
         started = time.perf_counter()
         top = self._passages_for(base, hits)
-        passages = [Passage(i + 1, h.chunk.title, clean_passage(h.chunk.text)) for i, h in enumerate(top)]
+        passages = [Passage(i + 1, c.title, text) for i, (c, text) in enumerate(top)]
         evidence = self._guard.prepare([p.text for p in passages])
         channel = question.channel
         limit = self._voice.max_length.get(channel, 800)
         head, _ = self._voice.frame(channel)
-        _, widest_tail = self._voice.frame(channel, max((h.chunk.url for h in top), key=len))
+        _, widest_tail = self._voice.frame(channel, max((c.url for c, _ in top), key=len))
         budget = max(limit - len(head) - len(widest_tail), 40)
         messages = build_messages(self._voice, question, passages, budget)
 
@@ -177,10 +177,7 @@ class LLMAnswerer:
             yield replace(base, grounding=grounding)
             return
         order = sorted(set(reply.cited))
-        citations = tuple(
-            Citation(top[i].chunk.doc_id, top[i].chunk.id, top[i].chunk.title, top[i].chunk.url)
-            for i in order
-        )
+        citations = tuple(top[i][0] for i in order)
         _, tail = self._voice.frame(channel, citations[0].url)
         if tail:
             yield tail
@@ -200,14 +197,22 @@ class LLMAnswerer:
         confidence = base.confidence * (0.5 + 0.5 * kept_fraction)  # the guard caps the calibrated value
         yield Draft(reply.body + tail, citations, confidence, " ".join(kept), signals, grounding)
 
-    def _passages_for(self, base: Draft, hits: Sequence[Hit]) -> list[Hit]:
-        """The chunk the extractive answer came from first, then its document's, then the rest."""
+    def _passages_for(self, base: Draft, hits: Sequence[Hit]) -> list[tuple[Citation, str]]:
+        """The extractive answer's units first (the same whole steps and lists a customer would get
+        without the model), then the other hits, its own document's first."""
         cited = base.citations[0]
-        ranked = sorted(
-            hits,
-            key=lambda h: (h.chunk.id != cited.chunk_id, h.chunk.doc_id != cited.doc_id),
+        quoted = set(base.evidence.split("\n"))
+        rest = sorted(
+            (h for h in hits if h.chunk.id not in {c.chunk_id for c in base.citations}),
+            key=lambda h: h.chunk.doc_id != cited.doc_id,
         )  # stable: retrieval order within each group
-        return ranked[: self._passages]
+        out = [(cited, clean_passage(base.evidence))]
+        for hit in rest:
+            text = clean_passage(hit.chunk.text)
+            if len(out) < self._passages and not set(text.split("\n")) <= quoted:
+                c = hit.chunk
+                out.append((Citation(c.doc_id, c.id, c.title, c.url), text))
+        return out
 
     def _take(self, raw: str, reply: _Reply) -> str:
         """The delta for one generated sentence; empty when it is dropped or there is no room."""

@@ -60,8 +60,11 @@ def looks_like_instruction(sentence: str) -> bool:
 
 def clean_passage(text: str) -> str:
     """The passage without sentences that address an AI model; delimiters inside it neutralised."""
-    kept = [s for s in passage_sentences(text) if not looks_like_instruction(s)]
-    return _TAG.sub(" ", " ".join(kept))
+    lines = (
+        " ".join(s for s in passage_sentences(line) if not looks_like_instruction(s))
+        for line in text.split("\n")
+    )
+    return _TAG.sub(" ", "\n".join(line for line in lines if line))
 
 
 def _data(text: str) -> str:

@@ -1,10 +1,13 @@
 """``firstlast eval calibrate``: fit the confidence model on labelled evaluation results.
 
 Input rows come from ``results.jsonl`` files written by ``eval run``; each has the draft's signals and
-whether the bot's first citation was a gold document (the reply would be correct if sent). A logistic
-regression over the signals gives the probability; 5-fold cross-validated predictions tell how well it
-generalises (reported next to the in-sample numbers). ``target_precision`` picks the lowest threshold
-whose answered precision on the calibration data reaches the target.
+its label. The ``target`` decides the label: ``resolution`` (the default) — the draft would resolve the
+question if sent (it holds half of the gold answer; without a gold answer, its first citation is
+gold); ``citation`` — its first citation is a gold document. A logistic regression over the signals
+gives the probability. Two validations are reported next to the in-sample numbers: 5-fold
+cross-validation, and leave-one-dataset-out (fit on the other files, score the left-out one), which is
+what a new customer's knowledge base looks like. ``target_precision`` picks the lowest threshold whose
+answered precision on the calibration data reaches the target.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -30,7 +33,17 @@ class Sample:
     group: str
 
 
-def load_results(paths: Sequence[Path]) -> list[Sample]:
+Target = Literal["resolution", "citation"]
+
+
+def _label(row: dict[str, Any], target: Target) -> bool:
+    cited = bool(row["answerable"]) and row.get("first_citation", "") in set(row.get("gold") or [])
+    if target == "citation" or "resolved_if_sent" not in row:
+        return cited
+    return bool(row["resolved_if_sent"])
+
+
+def load_results(paths: Sequence[Path], target: Target = "resolution") -> list[Sample]:
     samples = []
     for path in paths:
         if not path.is_file():
@@ -40,7 +53,7 @@ def load_results(paths: Sequence[Path]) -> list[Sample]:
                 continue
             try:
                 row = json.loads(line)
-                ok = bool(row["answerable"]) and row.get("first_citation", "") in set(row.get("gold") or [])
+                ok = _label(row, target)
                 samples.append(Sample(dict(row.get("signals") or {}), ok, bool(row["answerable"]), str(path)))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise InvalidInput(f"{path}:{lineno}: not a results row: {exc}") from None
@@ -97,6 +110,25 @@ def _by_group(samples: Sequence[Sample], predicted: np.ndarray, labels: list[boo
     return out
 
 
+def leave_one_dataset_out(
+    x: np.ndarray, y: np.ndarray, samples: Sequence[Sample], c: float
+) -> dict[str, Any]:
+    """Per input file: AUROC and ECE of a model fitted on the other files only."""
+    groups = sorted({s.group for s in samples})
+    out: dict[str, Any] = {}
+    if len(groups) < 2:
+        return out
+    for group in groups:
+        test = np.array([s.group == group for s in samples])
+        if len(set(y[~test].tolist())) < 2:
+            continue
+        w, b = _fit(x[~test], y[~test], c)
+        p = _predict(x[test], w, b).tolist()
+        labels = y[test].astype(bool).tolist()
+        out[group] = {"samples": int(test.sum()), "auroc": auroc(p, labels), "ece": ece(p, labels)}
+    return out
+
+
 def calibrate(
     samples: Sequence[Sample],
     *,
@@ -127,6 +159,7 @@ def calibrate(
         "in_sample": {"auroc": auroc(in_sample.tolist(), labels), "ece": ece(in_sample.tolist(), labels)},
         "cross_validated": {"auroc": auroc(cross.tolist(), labels), "ece": ece(cross.tolist(), labels)},
         "cross_validated_by_file": _by_group(samples, cross, labels),
+        "leave_one_dataset_out": leave_one_dataset_out(x, y, samples, c),
     }
     meta: dict[str, object] = {"fitted_on": sorted({s.group for s in samples}), "report": report}
     if target_precision is not None:

@@ -3,8 +3,9 @@ that shows whether the bot can be trusted at its threshold and where it goes wro
 
     write_report(Path("runs/emanual_smarttv"), metrics, rows)   # rows as in results.jsonl
 
-Charts: risk–coverage (what a different threshold would buy), reliability (is confidence a
-probability), latency. Tables: every metric, baselines side by side, the worst misses.
+Charts: risk–coverage for citations and resolution–coverage for replies that hold the gold answer
+(what a different threshold would buy), reliability (is confidence a probability), latency. Tables:
+every metric, baselines side by side, the worst misses and the worst non-resolving replies.
 """
 
 from __future__ import annotations
@@ -62,6 +63,30 @@ def risk_coverage(rows: Sequence[Mapping[str, Any]]) -> list[tuple[float, float,
     """
     thresholds = sorted({float(r["confidence"]) for r in rows if _threshold_decides(r)})
     return [(t, *operating_point(rows, t)) for t in thresholds]
+
+
+def _judged(row: Mapping[str, Any]) -> bool:
+    """Rows whose reply can be judged against a gold answer (unanswerable ones: answering is wrong)."""
+    return bool(row.get("has_gold_answer")) or not row["answerable"]
+
+
+def resolution_coverage(rows: Sequence[Mapping[str, Any]]) -> list[tuple[float, float, float]]:
+    """(threshold, resolution rate, resolution precision) for every distinct confidence, lowest first:
+    the same as :func:`risk_coverage` with "the draft holds the gold answer" instead of the citation."""
+    judged = [r for r in rows if _judged(r)]
+    gold = sum(bool(r["answerable"]) for r in judged)
+    out = []
+    for t in sorted({float(r["confidence"]) for r in judged if _threshold_decides(r)}):
+        answered = [r for r in judged if _threshold_decides(r) and float(r["confidence"]) >= t]
+        resolved = sum(bool(r.get("resolved_if_sent")) and bool(r["answerable"]) for r in answered)
+        out.append((t, resolved / gold if gold else 0.0, resolved / len(answered) if answered else 0.0))
+    return out
+
+
+def worst_unresolved(rows: Sequence[Mapping[str, Any]], limit: int = WORST) -> list[Mapping[str, Any]]:
+    """The most confident sent replies that do not hold half of their gold answer."""
+    bad = [r for r in rows if r["answered"] and r.get("has_gold_answer") and not r.get("resolved_if_sent")]
+    return sorted(bad, key=lambda r: -float(r["confidence"]))[:limit]
 
 
 def reliability(rows: Sequence[Mapping[str, Any]], bins: int = 10) -> list[tuple[float, float, float, int]]:
@@ -125,6 +150,23 @@ def _risk_coverage_chart(rows: Sequence[Mapping[str, Any]], threshold: float | N
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title="Risk–coverage")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left")
+    return _png(fig)
+
+
+def _resolution_chart(rows: Sequence[Mapping[str, Any]], threshold: float | None) -> str:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    points = resolution_coverage(rows)
+    if points:
+        ax.plot([p[1] for p in points], [p[2] for p in points], marker=".", lw=1.2, label="all thresholds")
+        if threshold is not None:
+            at = min(points, key=lambda p: abs(p[0] - threshold))
+            ax.scatter([at[1]], [at[2]], s=80, color="crimson", zorder=3, label=f"threshold {threshold:.2f}")
+        ax.legend(loc="lower left")
+    ax.set(
+        xlabel="resolution rate (resolved / answerable)", ylabel="resolution precision (resolved / answered)"
+    )
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), title="Resolution–coverage (reply holds the answer)")
+    ax.grid(alpha=0.3)
     return _png(fig)
 
 
@@ -208,6 +250,27 @@ def _miss_table(rows: Sequence[Mapping[str, Any]]) -> str:
     return _table(["question", "confidence", "first citation", "retrieved (top 5)", "gold"], body)
 
 
+def _unresolved_section(rows: Sequence[Mapping[str, Any]]) -> str:
+    worst = worst_unresolved(rows)
+    if not worst:
+        return ""
+    body = [
+        [
+            _e(r["question"]),
+            _fmt(float(r["confidence"])),
+            _fmt(float(r.get("answer_recall") or 0.0)),
+            _e(r["reply"]).replace("\n", "<br>"),
+            _e(r.get("gold_answer", "")),
+        ]
+        for r in worst
+    ]
+    header = ["question", "confidence", "answer recall", "reply sent", "gold answer"]
+    return (
+        "<h2>Worst non-resolving replies</h2><p class=note>The most confident sent replies that hold "
+        "less than half of the gold answer's content words.</p>" + _table(header, body)
+    )
+
+
 _CSS = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
@@ -224,6 +287,11 @@ def write_report(out_dir: Path, metrics: dict[str, Any], rows: list[dict[str, An
     threshold = answers.get("threshold") if isinstance(answers, Mapping) else None
     charts = [
         _risk_coverage_chart(rows, float(threshold) if threshold is not None else None),
+        *(
+            [_resolution_chart(rows, float(threshold) if threshold is not None else None)]
+            if any(r.get("has_gold_answer") for r in rows)
+            else []
+        ),
         _reliability_chart(rows),
         _latency_chart(rows),
     ]
@@ -239,6 +307,7 @@ def write_report(out_dir: Path, metrics: dict[str, Any], rows: list[dict[str, An
         f"<h2>Charts</h2><div class=charts>{images}</div>",
         f"<h2>Worst misses</h2><p class=note>The {WORST} most confident replies that were not correct.</p>",
         _miss_table(worst_misses(rows)),
+        _unresolved_section(rows),
         "<h2>Retrieval misses</h2>",
         f"<p class=note>Answerable questions whose gold document was not retrieved: {len(missed)}"
         f"{f' (showing {MAX_RETRIEVAL_MISSES})' if len(missed) > MAX_RETRIEVAL_MISSES else ''}.</p>",
