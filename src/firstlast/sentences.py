@@ -60,7 +60,6 @@ _ABBREVIATIONS = frozenset(
 )
 # a candidate end: closing punctuation, then space; or CJK full stops (space optional); or a newline
 _CANDIDATE = re.compile(r"[.!?]+[\"')\]”’]*\s+|[。！？]+[」』）)]*\s*|\n+")
-_WORD_BEFORE = re.compile(r"(\S+)$")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -86,8 +85,8 @@ def _ends_sentence(text: str, match: re.Match[str]) -> bool:
     mark = match.group(0).strip()
     if mark[:1] in "。！？!?":
         return True
-    before = _WORD_BEFORE.search(text, 0, match.start())
-    word = before.group(1) if before else ""
+    end = match.start()
+    word = text[max(text.rfind(" ", 0, end), text.rfind("\n", 0, end)) + 1 : end]
     bare = word.lstrip("(\"'“‘[").lower()
     if bare in _ABBREVIATIONS or bare.rstrip(".") in _ABBREVIATIONS:
         return False

@@ -9,16 +9,21 @@ question with two parts that one section does not cover gets a second section fo
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from firstlast.answerer.brand_voice import VoiceProfile
 from firstlast.answerer.confidence import Calibrator, signals
-from firstlast.answerer.units import Selection, parse_units, question_parts, render, select
+from firstlast.answerer.units import Selection, Unit, parse_units, question_parts, render, select
 from firstlast.language import mismatched
 from firstlast.retriever.text import content_words
 from firstlast.types import Chunk, Citation, Draft, Hit, Question
+
+
+_PARSED_SECTIONS = 2048  # sections whose units are kept parsed
 
 
 class Answerer(Protocol):
@@ -101,6 +106,8 @@ class ExtractiveAnswerer:
         self._documents = documents or _HitsOnly()
         self._long_paragraph = long_paragraph
         self._multilingual_model = multilingual_model  # the embedder's, read per answer (auto backend)
+        self._parsed: OrderedDict[tuple[str, str, str, int], list[Unit]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def answer(self, question: Question, hits: Sequence[Hit]) -> Draft:
         if not hits:
@@ -193,6 +200,19 @@ class ExtractiveAnswerer:
             for rank, (name, hit) in enumerate(found.items())
         ]
 
+    def _units(self, section: str, chunks: Sequence[Chunk]) -> list[Unit]:
+        """The section's units, parsed once per version of its document (a bounded cache)."""
+        key = (chunks[0].doc_id, section, chunks[0].doc_hash, len(chunks))
+        with self._lock:
+            cached = self._parsed.get(key)
+        if cached is None:
+            cached = parse_units(section_text(chunks), self._long_paragraph)
+            with self._lock:
+                self._parsed[key] = cached
+                while len(self._parsed) > _PARSED_SECTIONS:
+                    self._parsed.popitem(last=False)
+        return cached
+
     def _candidate(
         self,
         hit: Hit,
@@ -205,7 +225,7 @@ class ExtractiveAnswerer:
     ) -> _Candidate:
         if chunks is None:
             chunks = sections(self._documents.document_chunks(hit.chunk)).get(section) or [hit.chunk]
-        units = parse_units(section_text(chunks), self._long_paragraph)
+        units = self._units(section, chunks)
         heading = frozenset(content_words(section)) & words
         selection = select(units, parts, max(budget, 40), heading)
         # A section with one unit that answers (a part of) the question beats a long one that

@@ -19,6 +19,7 @@ the anchors, unit by unit, while the budget allows. A reply therefore never star
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -165,33 +166,55 @@ def select(
         best = max(range(len(units)), key=lambda i: (scores[i], -i))
         if scores[best] > 0:
             chosen.add(best)
-    if not chosen:
-        chosen.add(0)
-    anchors = sorted(chosen)
-    while len(anchors) > 1 and _length([units[i] for i in anchors]) > budget:
+    anchors = sorted(chosen or {0})
+    while len(anchors) > 1 and _total(units, anchors) > budget:
         anchors.pop()  # the later part does not fit beside the first
-    chosen = set(anchors)
-    if _length([units[i] for i in anchors]) > budget:
+    if _total(units, anchors) > budget:
         trimmed = _trim(units[anchors[0]], budget)
         cut = _selection([trimmed], [0], [words[anchors[0]]], parts, complete=False, best=best_units)
         return replace(cut, trimmed=True)
-    grown = True
-    while grown:  # forward first (an answer runs on after its first sentence), then backward
-        grown = False
-        for step in (1, -1):
-            for anchor in sorted(chosen, reverse=step < 0):
-                j = anchor + step
-                while 0 <= j < len(units) and j in chosen:
+    picked = _grow(units, anchors, budget)
+    return _selection(units, picked, words, parts, complete=len(picked) == len(units), best=best_units)
+
+
+def _cost(units: Sequence[Unit], i: int, prev: int | None) -> int:
+    """Characters unit ``i`` adds to :func:`render` after unit ``prev`` (an upper bound)."""
+    unit = units[i]
+    heading = unit.heading and (prev is None or units[prev].heading != unit.heading)
+    glue = 0 if prev is None else 1 if units[prev].block == unit.block and unit.kind == "sentence" else 2
+    return len(unit.text) + glue + (len(unit.heading) + 6 if heading else 0)
+
+
+def _total(units: Sequence[Unit], picked: Sequence[int]) -> int:
+    return sum(_cost(units, i, picked[k - 1] if k else None) for k, i in enumerate(picked))
+
+
+def _grow(units: Sequence[Unit], anchors: Sequence[int], budget: int) -> list[int]:
+    """Grow around the anchors unit by unit while the budget allows: forward first (an answer runs on
+    after its first sentence), then backward."""
+    picked = sorted(anchors)
+    total = _total(units, picked)
+    for step in (1, -1):
+        progress = True
+        while progress:
+            progress = False
+            for anchor in anchors:
+                j = anchor
+                while j in picked:  # the end of this anchor's span
                     j += step
-                if 0 <= j < len(units) and _length([units[i] for i in sorted(chosen | {j})]) <= budget:
-                    chosen.add(j)
-                    grown = True
-                    break
-            if grown:
-                break
-    return _selection(
-        units, sorted(chosen), words, parts, complete=len(chosen) == len(units), best=best_units
-    )
+                if not 0 <= j < len(units):
+                    continue
+                at = bisect.bisect(picked, j)
+                prev = picked[at - 1] if at else None
+                after = picked[at] if at < len(picked) else None
+                delta = _cost(units, j, prev)
+                if after is not None:
+                    delta += _cost(units, after, j) - _cost(units, after, prev)
+                if total + delta <= budget:
+                    picked.insert(at, j)
+                    total += delta
+                    progress = True
+    return picked
 
 
 def _trim(unit: Unit, budget: int) -> Unit:

@@ -89,7 +89,8 @@ class HybridRetriever:
     def document_chunks(self, chunk: Chunk) -> list[Chunk]:
         """Every chunk of ``chunk``'s document in order, so the answerer can quote a whole section
         (or a procedure the chunker cut in two), not only the chunks that were found."""
-        self.lexical_index()
+        if self._index is None:
+            self.lexical_index()
         return self._documents.get(chunk.doc_id) or [chunk]
 
     # -- queries ----------------------------------------------------------------------------------
