@@ -48,3 +48,10 @@ def test_list_numbers_run_together_on_one_line_start_their_own_sentences():
 def test_closing_quotes_stay_with_their_sentence_and_empty_text_gives_nothing():
     assert split_sentences('Click "Save." Then close it.') == ['Click "Save."', "Then close it."]
     assert split_sentences("  \n ") == []
+
+
+def test_a_korean_full_stop_without_a_space_still_ends_a_sentence_but_a_decimal_does_not():
+    assert split_sentences("입력하지 않아도 됩니다.다만, 1.5배가 적용됩니다.") == [
+        "입력하지 않아도 됩니다.",
+        "다만, 1.5배가 적용됩니다.",
+    ]

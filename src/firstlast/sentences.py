@@ -59,7 +59,10 @@ _ABBREVIATIONS = frozenset(
     )
 )
 # a candidate end: closing punctuation, then space; or CJK full stops (space optional); or a newline
-_CANDIDATE = re.compile(r"[.!?]+[\"')\]”’]*\s+|[。！？]+[」』）)]*\s*|\n+")
+_CANDIDATE = re.compile(
+    r"[.!?]+[\"')\]”’]*\s+|[。！？]+[」』）)]*\s*|\n+"
+    r"|(?<=[\uac00-\ud7a3])\.(?=[\uac00-\ud7a3\[(※·])"  # Korean flattened without a space: "됩니다.다만"
+)
 
 
 def split_sentences(text: str) -> list[str]:
@@ -83,8 +86,8 @@ def split_sentences(text: str) -> list[str]:
 
 def _ends_sentence(text: str, match: re.Match[str]) -> bool:
     mark = match.group(0).strip()
-    if mark[:1] in "。！？!?":
-        return True
+    if mark[:1] in "。！？!?" or (mark == "." and match.end() == match.start() + 1):
+        return True  # CJK full stops, and a Korean "." directly followed by the next sentence
     end = match.start()
     word = text[max(text.rfind(" ", 0, end), text.rfind("\n", 0, end)) + 1 : end]
     bare = word.lstrip("(\"'“‘[").lower()

@@ -92,3 +92,31 @@ def test_question_parts_split_only_where_a_second_question_starts():
     assert len(question_parts("What are dynamic and standard mode?")) == 1
     assert len(question_parts("How to connect to Wi-Fi and how to check the connection?")) == 2
     assert len(question_parts("Is it free? Can I pay yearly?")) == 2
+
+
+def test_a_japanese_procedure_with_full_width_numbers_is_one_unit_with_its_lead_in():
+    text = "転入の手続きは次のとおりです：\n１．市民課の窓口で転入届を出します。\n２．本人確認書類を見せます。\n\n詳しくは市民課へお問い合わせください。"
+    units = parse_units(text)
+    assert [u.kind for u in units] == ["list", "paragraph"]
+    assert units[0].text.splitlines() == [
+        "転入の手続きは次のとおりです：",
+        "１．市民課の窓口で転入届を出します。",
+        "２．本人確認書類を見せます。",
+    ]
+    chosen = select(units, question_parts("転入届はどこで出しますか"), budget=70)
+    assert render(chosen.units).startswith("転入の手続きは次のとおりです：\n１．")
+
+
+def test_a_flattened_korean_answer_is_cut_into_whole_sentences():
+    text = (
+        "간이과세자인 경우 통신판매업 등록번호를 입력하지 않아도 됩니다.다만, 기준 초과 시 신고 안내가 진행되며, "
+        "[판매자정보 > 정보변경 신청] 메뉴에서 입력 가능합니다. 자세한 내용은 고객센터로 문의해 주세요. "
+        "신고번호는 사업자등록 후 발급됩니다. 발급에는 영업일 기준 3일이 걸립니다."
+    )
+    units = parse_units(text, long_paragraph=100)
+    assert [u.text for u in units][:2] == [
+        "간이과세자인 경우 통신판매업 등록번호를 입력하지 않아도 됩니다.",
+        "다만, 기준 초과 시 신고 안내가 진행되며, [판매자정보 > 정보변경 신청] 메뉴에서 입력 가능합니다.",
+    ]
+    chosen = select(units, question_parts("신고번호 발급은 얼마나 걸리나요"), budget=60)
+    assert all(u.text.endswith(("다.", "요.")) for u in chosen.units)  # whole sentences only

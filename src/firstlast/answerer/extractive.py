@@ -22,7 +22,6 @@ from firstlast.language import mismatched
 from firstlast.retriever.text import content_words
 from firstlast.types import Chunk, Citation, Draft, Hit, Question
 
-
 _PARSED_SECTIONS = 2048  # sections whose units are kept parsed
 
 

@@ -28,7 +28,10 @@ from typing import Literal
 from firstlast.retriever.text import content_words
 from firstlast.sentences import split_sentences
 
-_LIST_ITEM = re.compile(r"^\s{0,3}(?:[-*+•]|\d{1,2}[.)])\s+\S")
+# "- ", "1. ", and the Japanese "・", "１．", "①" (no space needed after those)
+_LIST_ITEM = re.compile(
+    r"^\s{0,3}(?:[-*+•]\s+|\d{1,2}[.)]\s+|・|[0-9０-９]{1,2}[．）]|[０-９]{1,2}[.)]|[①-⑳])\s*\S"
+)
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$")
 _TABLE_ROW = re.compile(r"^\s*\|")
 _RULE = re.compile(r"^\s*(?:[-*_=]\s*){3,}$")  # a horizontal rule or setext underline
@@ -104,7 +107,12 @@ def parse_units(text: str, long_paragraph: int = 320) -> list[Unit]:
         paragraph = " ".join(lines)
         sentences = split_sentences(paragraph)
         lead_in = ""
-        if i + 1 < len(blocks) and blocks[i + 1][0] == "list" and sentences and sentences[-1].endswith(":"):
+        if (
+            i + 1 < len(blocks)
+            and blocks[i + 1][0] == "list"
+            and sentences
+            and sentences[-1].endswith((":", "："))
+        ):
             lead_in = sentences.pop()  # "To download past invoices:" belongs to the steps
             blocks[i + 1] = ("list", [lead_in, *blocks[i + 1][1]])
         if not sentences:
