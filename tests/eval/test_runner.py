@@ -63,7 +63,13 @@ def tiny_dataset(tmp_path: Path) -> Path:
     ]
     _write_jsonl(folder / "kb.jsonl", [{"id": i, "title": t, "text": x, "lang": "en"} for i, t, x in docs])
     questions = [
-        {"id": "q1", "question": "How can I reset my password?", "gold_doc_ids": ["pw"], "answerable": True},
+        {
+            "id": "q1",
+            "question": "How can I reset my password?",
+            "gold_doc_ids": ["pw"],
+            "answerable": True,
+            "gold_answer": "Open Settings, choose Security and press Reset password.",
+        },
         {
             "id": "q2",
             "question": "Can I get my money back for a yearly plan?",
@@ -115,15 +121,28 @@ def test_eval_run_writes_metrics_results_and_report(tiny_dataset: Path, tmp_path
         "handoff_recall",
         "auroc",
         "ece",
+        "answer_recall",
+        "rouge_l_recall",
+        "resolution_rate",
+        "resolution_precision",
     }
     assert set(metrics["latency_ms"]) == {"p50", "p95"}
-    assert set(metrics["baselines"]) == {"dense", "bm25"}
+    assert set(metrics["baselines"]) == {"dense", "bm25", "section_prefix"}
+    assert set(metrics["baselines"]["section_prefix"]) == {
+        "answer_recall",
+        "resolution_rate",
+        "resolution_precision",
+    }
+    assert metrics["baselines"]["bm25"]["answer_recall"] == 1.0  # its top document holds the whole answer
     assert metrics["retrieval"]["recall@5"] == 1.0  # four documents: every gold is in the top 5
     assert metrics["answerer"] == "extractive" and metrics["generation"]["extractive"] == 5
     assert set(metrics["voice"]) == {"banned_phrase_rate", "over_length_rate", "greeting_rate"}
     assert metrics["voice"]["banned_phrase_rate"] == 0.0 and metrics["voice"]["over_length_rate"] == 0.0
     assert 0 < metrics["streaming"]["first_delta_ms_p50"] <= metrics["latency_ms"]["p95"]
     rows = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    reset = next(r for r in rows if r["id"] == "q1")
+    assert reset["has_gold_answer"] and reset["draft_recall"] == 1.0  # the one-paragraph document, whole
+    assert next(r for r in rows if r["id"] == "q2")["has_gold_answer"] is False
     follow_up = next(r for r in rows if r["id"] == "q3")
     assert follow_up["retrieved"][0] == "refund"  # the earlier turn made "How long do I have?" findable
     assert "data:image/png;base64," in (out / "report.html").read_text()
