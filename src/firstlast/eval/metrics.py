@@ -157,6 +157,8 @@ def answer_metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     answered rows that could be judged (with a gold answer, or unanswerable: answering those is wrong).
     """
     gold = [r for r in rows if r["answerable"] and r.get("has_gold_answer")]
+    if not gold:
+        return {}  # nothing to compare replies with (e.g. a FAQ set without gold answers)
     answered = [r for r in gold if r["answered"]]
     resolved = [r for r in answered if float(r.get("answer_recall") or 0.0) >= RESOLVED_SHARE]
     judged = len(answered) + sum(bool(r["answered"]) for r in rows if not r["answerable"])

@@ -270,11 +270,9 @@ def run_eval(
                 scorer=scorer,
                 reply_chars=services.voice.max_length.get("chat", 800),
             )
-        metrics["baselines"] = {
-            "dense": measured["vanilla_dense"],
-            "bm25": measured["bm25_only"],
-            "section_prefix": section_prefix_metrics(results),
-        }
+        metrics["baselines"] = {"dense": measured["vanilla_dense"], "bm25": measured["bm25_only"]}
+        if any(r.draft_recall is not None for r in results):
+            metrics["baselines"]["section_prefix"] = section_prefix_metrics(results)
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
     rows = [r.row() for r in results]
@@ -289,7 +287,7 @@ def section_prefix_metrics(results: Sequence[Result]) -> dict[str, Any]:
     """The cited-section-prefix baseline: the bot's decisions, the section's start as the reply."""
     rows = [{**r.row(), "answer_recall": r.prefix_recall, "rouge_l": None} for r in results]
     metrics = answer_metrics(rows)
-    metrics.pop("rouge_l_recall")
+    metrics.pop("rouge_l_recall", None)
     return metrics
 
 
