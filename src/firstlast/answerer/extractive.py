@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Protocol
 
 from firstlast.answerer.brand_voice import VoiceProfile
 from firstlast.answerer.confidence import Calibrator, signals
+from firstlast.answerer.protocol import Answerer as Answerer  # re-exported: the seam moved to protocol.py
 from firstlast.language import mismatched
 from firstlast.retriever.text import content_words
 from firstlast.types import Citation, Draft, Hit, Question
 
 _SPLIT = re.compile(r"(?<=[.!?。！？])\s+|\n+|(?<=。)")
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-
-
-class Answerer(Protocol):
-    def answer(self, question: Question, hits: Sequence[Hit]) -> Draft: ...
 
 
 def split_sentences(text: str) -> list[str]:
