@@ -2,6 +2,10 @@
 
 SQLite in the data folder by default; any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``) works,
 so several stateless API processes can share one database.
+
+A row becomes its frozen record (``firstlast.types``) through one mapping, :func:`to_record`, and a
+record's values go back into a row through :func:`row_values`: columns by name, times as ISO text
+in the record, JSON columns as the record's typed parts.
 """
 
 from __future__ import annotations
@@ -9,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from typing import Any
+from functools import cache
+from typing import Any, TypeVar, cast
 
+from pydantic import TypeAdapter
 from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -29,6 +35,43 @@ def iso(value: date | datetime | None) -> str | None:
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+R = TypeVar("R")
+
+
+@cache
+def _cached_adapter(cls: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(cls)
+
+
+def _adapter(cls: type[R]) -> TypeAdapter[R]:
+    adapter: TypeAdapter[R] = _cached_adapter(cast(Any, cls))
+    return adapter
+
+
+def to_record(cls: type[R], row: Base, **values: Any) -> R:
+    """The record ``cls`` of a stored row: its columns by name (times as ISO text), JSON columns
+    parsed into the record's typed parts; ``values`` adds or replaces what the row does not hold."""
+    data = {a.key: getattr(row, a.key) for a in row.__mapper__.column_attrs}
+    data = {k: iso(v) if isinstance(v, date) else v for k, v in data.items()}
+    return _adapter(cls).validate_python({**data, **values})
+
+
+def row_values(row_cls: type[Base], record: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The column values of ``record`` for a row of ``row_cls`` (the reverse of :func:`to_record`)."""
+    data = _adapter(type(record)).dump_python(record, mode="json")
+    out: dict[str, Any] = {}
+    for column in row_cls.__table__.columns:
+        if column.key not in data or column.key in skip:
+            continue
+        value = data[column.key]
+        if isinstance(value, str) and isinstance(column.type, DateTime):
+            value = datetime.fromisoformat(value)
+        elif isinstance(value, str) and isinstance(column.type, Date):
+            value = date.fromisoformat(value)
+        out[column.key] = value
+    return out
 
 
 class ConversationRow(Base):
@@ -213,6 +256,22 @@ class LearnedVersionRow(Base):
     approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default="current")  # current | superseded | rolled_back
     variants: Mapped[list[Any]] = mapped_column(default=list)  # other wordings customers used
+
+
+class OutboxRow(Base):
+    """Work that must follow a committed change in another store (the knowledge base) or stage (the
+    learning verdict): written in the same transaction as the change, done afterwards, retried until
+    done. ``key`` names what the job is about (a handoff id, a learned document id)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # learn | kb_sync
+    key: Mapped[str] = mapped_column(String(160), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class Database:

@@ -17,6 +17,7 @@ from typing import Literal
 Role = Literal["customer", "bot", "agent"]
 Channel = Literal["chat", "email", "sms", "messenger"]
 CHANNELS: tuple[Channel, ...] = ("chat", "email", "sms", "messenger")
+MAX_MESSAGE_CHARS = 4000  # a customer message, checked by the API schema and by the desk
 
 
 @dataclass(frozen=True)
@@ -179,24 +180,95 @@ class Conversation:
     feedback: tuple[Feedback, ...] = ()
 
 
+class HandoffStatus(StrEnum):
+    """Where a handoff is; the transitions are in ``handoff/states.py``."""
+
+    OFFERED = "offered"  # the bot offered a person; agents do not see it until the customer accepts
+    OPEN = "open"
+    ASSIGNED = "assigned"
+    RESOLVED = "resolved"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    """A message as it stood when the handoff was opened."""
+
+    role: Role
+    text: str
+    at: str
+
+
+@dataclass(frozen=True)
+class SourceRef:
+    """A passage the bot found, shown to the agent (the text cut to 500 characters)."""
+
+    doc_id: str
+    chunk_id: str
+    title: str
+    url: str
+    score: float
+    text: str
+
+
+@dataclass(frozen=True)
+class DraftSnapshot:
+    """The bot's draft when it handed off (what the suggested reply starts from)."""
+
+    text: str = ""
+    confidence: float | None = None
+    citations: tuple[Citation, ...] = ()
+
+
 @dataclass(frozen=True)
 class Handoff:
     """Everything an agent needs so the customer never repeats themselves."""
 
     id: str
     conversation_id: str
-    status: str  # offered | open | assigned | resolved | declined
+    status: HandoffStatus
     reason: str
     detail: str
     question: str
-    transcript: tuple[Mapping[str, object], ...]
+    transcript: tuple[TranscriptLine, ...]
     customer_context: Mapping[str, object]
-    sources: tuple[Mapping[str, object], ...]
-    draft: Mapping[str, object]
+    sources: tuple[SourceRef, ...]
+    draft: DraftSnapshot
     created_at: str
     agent: str | None = None
     answer: str | None = None
     resolved_at: str | None = None
+
+
+@dataclass(frozen=True)
+class HistoryEvent:
+    """One recorded change of a handoff, suggestion or learned entry: what, who, when, details."""
+
+    action: str
+    actor: str
+    at: str
+    detail: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class SuggestionStatus(StrEnum):
+    """Where a suggestion is; the transitions are in ``learning/states.py``."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    EDITED = "edited"  # approved with an edited answer
+    REJECTED = "rejected"
+    RETIRED = "retired"  # its learned entry left the knowledge base
+
+
+class EntryStatus(StrEnum):
+    ACTIVE = "active"
+    RETIRED = "retired"
+
+
+class VersionStatus(StrEnum):
+    CURRENT = "current"
+    SUPERSEDED = "superseded"
+    ROLLED_BACK = "rolled_back"
 
 
 @dataclass(frozen=True)
@@ -207,7 +279,7 @@ class Suggestion:
     question: str
     answer: str
     prompt: str  # "I hadn't seen this question before — is it right that …?"
-    status: str  # pending | approved | edited | rejected
+    status: SuggestionStatus
     created_at: str
     handoff_id: str | None = None
     conversation_id: str | None = None
@@ -246,14 +318,14 @@ class ConversationState:
 
     low_confidence_streak: int = 0  # bot turns in a row, just before this one, that could not answer
     offered: bool = False  # a person was already offered in this conversation (offered at most once)
+    out_of_hours: bool = False  # nobody is at the desk now: a handoff says so (business hours)
 
 
 @dataclass(frozen=True)
-class TranscriptEntry:
-    message_id: int
-    role: Role
-    text: str
-    at: str
+class TranscriptEntry(TranscriptLine):
+    """A line of the packet's live transcript (messages after the handoff included)."""
+
+    message_id: int = 0
     author: str = ""
     after_handoff: bool = False  # sent after the handoff was opened (the bot stayed quiet)
 
@@ -285,7 +357,7 @@ class HandoffPacket:
     summary: tuple[str, ...]  # key customer sentences, extractive
     suggested_reply: SuggestedReply
     assignments: tuple[Assignment, ...]
-    events: tuple[Mapping[str, object], ...]
+    events: tuple[HistoryEvent, ...]
 
 
 @dataclass(frozen=True)
@@ -356,7 +428,7 @@ class LearnedVersion:
     answer: str
     approved_by: str
     approved_at: str
-    status: str  # current | superseded | rolled_back
+    status: VersionStatus
     suggestion_id: str | None = None
     variants: tuple[str, ...] = ()  # other wordings customers used for the question
 
@@ -369,7 +441,7 @@ class LearnedEntry:
     doc_id: str
     question: str
     answer: str
-    status: str  # active | retired
+    status: EntryStatus
     version: int
     created_by: str
     created_at: str
@@ -414,3 +486,18 @@ class Grounding:
     dropped: tuple[str, ...] = ()  # generated sentences that were removed as unsupported
     support: float = 0.0  # mean support (cosine) of the kept sentences
     model: str = ""
+
+
+# -- work that follows a commit (the outbox: learning verdicts, knowledge-base writes) -------------
+
+
+@dataclass(frozen=True)
+class OutboxJob:
+    """A job written with the change it follows, run after the commit and retried until done."""
+
+    id: int
+    kind: str  # learn | kb_sync
+    key: str
+    payload: Mapping[str, object]
+    attempts: int = 0
+    last_error: str = ""

@@ -27,14 +27,16 @@ from firstlast.db import (
     SuggestionFlagRow,
     SuggestionRow,
     SuggestionSourceRow,
-    iso,
+    to_record,
     utcnow,
 )
-from firstlast.errors import Conflict, InvalidInput, NotFound
+from firstlast.errors import InvalidInput, NotFound
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.entries import LearnedEntries
 from firstlast.learning.generalise import generalise_question, question_reason
 from firstlast.learning.pii import customer_names, scrub
+from firstlast.learning.states import SUGGESTION, SuggestionEvent
+from firstlast.learning.sync import KnowledgeSync
 from firstlast.learning.verdict import LEARNED_SOURCE, ResolutionJudge
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import DocumentVectors, Embedder
@@ -45,6 +47,7 @@ from firstlast.types import (
     RetrievalMiss,
     Suggestion,
     SuggestionSource,
+    SuggestionStatus,
     Verdict,
 )
 
@@ -60,45 +63,6 @@ def question_overlap(a: str, b: str) -> float:
     """Content words two questions share, over the shorter question's content words."""
     wa, wb = content_words(a), content_words(b)
     return len(wa & wb) / (min(len(wa), len(wb)) or 1)
-
-
-def to_suggestion(
-    row: SuggestionRow,
-    sources: Sequence[SuggestionSourceRow] = (),
-    flag: SuggestionFlagRow | None = None,
-) -> Suggestion:
-    return Suggestion(
-        id=row.id,
-        question=row.question,
-        answer=row.answer,
-        prompt=row.prompt,
-        status=row.status,
-        created_at=iso(row.created_at) or "",
-        handoff_id=row.handoff_id,
-        conversation_id=row.conversation_id,
-        suggested_by=row.suggested_by,
-        decided_by=row.decided_by,
-        decided_at=iso(row.decided_at),
-        final_answer=row.final_answer,
-        learned_doc_id=row.learned_doc_id,
-        note=row.note,
-        count=max(len(sources), 1),
-        sources=tuple(
-            SuggestionSource(
-                handoff_id=src.handoff_id,
-                conversation_id=src.conversation_id,
-                question=src.question,
-                answer=src.answer,
-                agent=src.agent,
-                similarity=src.similarity,
-                created_at=iso(src.created_at) or "",
-            )
-            for src in sources
-        ),
-        conflict=KnowledgeConflict(flag.conflict_doc_id, flag.conflict_text, flag.similarity)
-        if flag
-        else None,
-    )
 
 
 class LearningService:
@@ -123,7 +87,8 @@ class LearningService:
         self._store = store
         self._embedder = embedder
         self.judge = judge or ResolutionJudge(store, embedder)
-        self.entries = LearnedEntries(db, ingestor, section_sentences)
+        self.sync = KnowledgeSync(db, ingestor, store, section_sentences)
+        self.entries = LearnedEntries(db, self.sync)
         self._vectors = DocumentVectors(embedder)
         self.same_question_similarity = same_question_similarity
         self.same_question_overlap = same_question_overlap
@@ -239,6 +204,7 @@ class LearningService:
             question=question,
             answer=answer,
             prompt=PROMPT.format(question=question, answer=answer),
+            status=SuggestionStatus.PENDING,
             suggested_by=agent,
         )
         s.add(row)
@@ -299,7 +265,7 @@ class LearningService:
         rows = list(
             s.scalars(
                 select(SuggestionRow)
-                .where(SuggestionRow.status == "pending")
+                .where(SuggestionRow.status == SuggestionStatus.PENDING)
                 .order_by(SuggestionRow.created_at.desc())
                 .limit(500)
             )
@@ -357,14 +323,20 @@ class LearningService:
                 .order_by(SuggestionSourceRow.id)
             )
         )
-        return to_suggestion(row, sources, s.get(SuggestionFlagRow, row.id))
+        flag = s.get(SuggestionFlagRow, row.id)
+        return to_record(
+            Suggestion,
+            row,
+            count=max(len(sources), 1),
+            sources=[to_record(SuggestionSource, src) for src in sources],
+            conflict=KnowledgeConflict(flag.conflict_doc_id, flag.conflict_text, flag.similarity)
+            if flag
+            else None,
+        )
 
     def get(self, suggestion_id: str) -> Suggestion:
         with self._db.session() as s:
-            row = s.get(SuggestionRow, suggestion_id)
-            if row is None:
-                raise NotFound(f"suggestion {suggestion_id} not found")
-            return self._load(s, row)
+            return self._load(s, self._row(s, suggestion_id))
 
     def misses(self, doc_id: str | None = None, limit: int = 100) -> list[RetrievalMiss]:
         """Answers the knowledge base already had: the documents retrieval should have found."""
@@ -372,22 +344,7 @@ class LearningService:
             query = select(RetrievalMissRow).order_by(RetrievalMissRow.id.desc()).limit(limit)
             if doc_id:
                 query = query.where(RetrievalMissRow.doc_id == doc_id)
-            return [
-                RetrievalMiss(
-                    id=r.id,
-                    question=r.question,
-                    answer=r.answer,
-                    doc_id=r.doc_id,
-                    chunk_id=r.chunk_id,
-                    title=r.title,
-                    similarity=r.similarity,
-                    overlap=r.overlap,
-                    created_at=iso(r.created_at) or "",
-                    handoff_id=r.handoff_id,
-                    conversation_id=r.conversation_id,
-                )
-                for r in s.scalars(query)
-            ]
+            return [to_record(RetrievalMiss, r) for r in s.scalars(query)]
 
     # -- decisions --------------------------------------------------------------------------------
     def approve(
@@ -401,12 +358,9 @@ class LearningService:
         if not approver.strip():
             raise InvalidInput("approver must not be empty")
         with self._db.session() as s:
-            row = s.get(SuggestionRow, suggestion_id)
-            if row is None:
-                raise NotFound(f"suggestion {suggestion_id} not found")
-            if row.status != "pending":
-                raise Conflict(f"suggestion {suggestion_id} is already {row.status}")
+            row = self._row(s, suggestion_id)
             edited = answer is not None and answer.strip() != "" and answer.strip() != row.answer
+            status = SUGGESTION.next(row.status, SuggestionEvent.EDIT if edited else SuggestionEvent.APPROVE)
             final = scrub(answer.strip(), self._names(s, row)) if edited and answer else row.answer
             flag = s.get(SuggestionFlagRow, row.id)
             sources = s.scalars(
@@ -433,17 +387,26 @@ class LearningService:
                     final,
                     approver=approver,
                     suggestion_id=row.id,
-                    conversation_id=row.conversation_id or "",
                     review_at=review_at,
                     variants=variants,
                 )
-            row.status = "edited" if edited else "approved"
-            row.final_answer = final
-            row.decided_by = approver
-            row.decided_at = utcnow()
-            row.learned_doc_id = entry.doc_id
+            row.status, row.final_answer, row.learned_doc_id = status, final, entry.doc_id
+            row.decided_by, row.decided_at = approver, utcnow()
             self._db.record(s, "suggestion", row.id, row.status, approver, doc_id=entry.doc_id)
-            return self._load(s, row)
+            approved = self._load(s, row)
+        self.sync.run_pending()  # after the commit: the knowledge base follows the database
+        return approved
+
+    def reconcile(self) -> int:
+        """Bring the knowledge base in line with the learned entries (start-up, after a failure)."""
+        return self.sync.reconcile()
+
+    @staticmethod
+    def _row(s: Session, suggestion_id: str) -> SuggestionRow:
+        row = s.get(SuggestionRow, suggestion_id)
+        if row is None:
+            raise NotFound(f"suggestion {suggestion_id} not found")
+        return row
 
     def _names(self, s: Session, row: SuggestionRow) -> list[str]:
         """Customer names of every conversation behind the suggestion, to scrub an edited answer."""
@@ -458,12 +421,8 @@ class LearningService:
         if not approver.strip():
             raise InvalidInput("approver must not be empty")
         with self._db.session() as s:
-            row = s.get(SuggestionRow, suggestion_id)
-            if row is None:
-                raise NotFound(f"suggestion {suggestion_id} not found")
-            if row.status != "pending":
-                raise Conflict(f"suggestion {suggestion_id} is already {row.status}")
-            row.status = "rejected"
+            row = self._row(s, suggestion_id)
+            row.status = SUGGESTION.next(row.status, SuggestionEvent.REJECT)
             row.decided_by = approver
             row.decided_at = utcnow()
             row.note = note
