@@ -53,9 +53,15 @@ def _adapter(cls: type[R]) -> TypeAdapter[R]:
 def to_record(cls: type[R], row: Base, **values: Any) -> R:
     """The record ``cls`` of a stored row: its columns by name (times as ISO text), JSON columns
     parsed into the record's typed parts; ``values`` adds or replaces what the row does not hold."""
-    data = {a.key: getattr(row, a.key) for a in row.__mapper__.column_attrs}
-    data = {k: iso(v) if isinstance(v, date) else v for k, v in data.items()}
+    data = {a.key: _plain(getattr(row, a.key)) for a in row.__mapper__.column_attrs}
     return _adapter(cls).validate_python({**data, **values})
+
+
+def _plain(value: Any) -> Any:
+    """Times as ISO text, in UTC (SQLite hands them back without their zone; they were stored in UTC)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return iso(value) if isinstance(value, date) else value
 
 
 def row_values(row_cls: type[Base], record: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -170,6 +170,20 @@ class Message:
 
 
 @dataclass(frozen=True)
+class NewMessage:
+    """A message to store; the store gives it its id and time (then it is a :class:`Message`)."""
+
+    role: Role
+    text: str
+    author: str = ""
+    confidence: float | None = None
+    citations: tuple[Citation, ...] = ()
+    decision: str | None = None
+    reason: str | None = None
+    context: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Conversation:
     id: str
     channel: Channel
@@ -247,7 +261,7 @@ class HistoryEvent:
     action: str
     actor: str
     at: str
-    detail: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
+    detail: Mapping[str, object] = field(default_factory=dict)
 
 
 class SuggestionStatus(StrEnum):

@@ -25,6 +25,7 @@ from firstlast.types import (
     Handoff,
     HandoffPacket,
     HandoffStatus,
+    NewMessage,
     OutboxJob,
     Resolution,
     Suggestion,
@@ -135,7 +136,7 @@ class AgentDesk:
                     outgoing.append(("handoff.assigned", handoff))
             HANDOFF.next(handoff.status, HandoffEvent.REPLY)
             tx.save_conversation(replace(conv, status=CONVERSATION.next(conv.status, Event.REPLY)))
-            message = tx.add_message(conv.id, "agent", text, author=agent)
+            message = tx.add_message(conv.id, NewMessage("agent", text, agent))
             if resolve:
                 handoff = self._resolve(tx, handoff, tx.conversation(conv.id), agent, text, message.id, learn)
                 outgoing.append(("handoff.resolved", handoff))

@@ -35,6 +35,7 @@ from firstlast.types import (
     Handoff,
     HandoffStatus,
     Message,
+    NewMessage,
     Outcome,
     PostedMessage,
     Question,
@@ -109,7 +110,7 @@ class CustomerTurns:
             if context:
                 conv = replace(conv, context={**conv.context, **dict(context)})
             earlier = list(conv.messages)
-            customer = tx.add_message(conv.id, "customer", text, context=dict(context or {}))
+            customer = tx.add_message(conv.id, NewMessage("customer", text, context=dict(context or {})))
             posted = None
             if conv.status == State.OFFERED:
                 posted = self._answer_offer(tx, conv, earlier, customer, outgoing, on_delta)
@@ -135,11 +136,10 @@ class CustomerTurns:
         question = Question(customer.text, history(earlier), conv.channel)
         outcome = self._bot.ask(question, state, on_delta=on_delta)
         decision, draft = outcome.decision, outcome.draft
-        reply = tx.add_message(
+        reply = self._bot_says(
+            tx,
             conv.id,
-            "bot",
             outcome.reply_text,  # exactly what was streamed
-            author=self._bot.voice.persona,
             confidence=draft.confidence if draft else None,
             citations=draft.citations if draft and decision.action == "answer" else (),
             decision=decision.action,
@@ -188,13 +188,9 @@ class CustomerTurns:
             return None
         state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
         text = self._bot.notice("handoff" if accepted else "offer_declined", conv.channel, state, on_delta)
-        reply = tx.add_message(
-            conv.id,
-            "bot",
-            text,
-            author=self._bot.voice.persona,
-            decision="handoff" if accepted else "declined",
-            reason=offer.reason if offer is not None else None,
+        reason = offer.reason if offer is not None else None
+        reply = self._bot_says(
+            tx, conv.id, text, decision="handoff" if accepted else "declined", reason=reason
         )
         if offer is None:
             return PostedMessage(conv.id, customer, reply, None, None)
@@ -207,6 +203,9 @@ class CustomerTurns:
         else:
             tx.record("handoff", offer.id, "declined", "customer")
         return PostedMessage(conv.id, customer, reply, None, offer.id)
+
+    def _bot_says(self, tx: DeskTransaction, conversation_id: str, text: str, **values: Any) -> Message:
+        return tx.add_message(conversation_id, NewMessage("bot", text, self._bot.voice.persona, **values))
 
     def _open_handoff(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,15 +24,14 @@ from firstlast.db import (
 from firstlast.errors import NotFound
 from firstlast.types import (
     Channel,
-    Citation,
     Conversation,
     Feedback,
     Handoff,
     HandoffStatus,
     HistoryEvent,
     Message,
+    NewMessage,
     OutboxJob,
-    Role,
 )
 
 
@@ -86,30 +85,9 @@ class SqlDeskTransaction:
         row = self._conversation_row(conversation.id)
         row.status, row.context, row.updated_at = conversation.status, dict(conversation.context), utcnow()
 
-    def add_message(
-        self,
-        conversation_id: str,
-        role: Role,
-        text: str,
-        *,
-        author: str = "",
-        confidence: float | None = None,
-        citations: Sequence[Citation] = (),
-        decision: str | None = None,
-        reason: str | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> Message:
+    def add_message(self, conversation_id: str, message: NewMessage) -> Message:
         row = MessageRow(
-            conversation_id=conversation_id,
-            role=role,
-            text=text,
-            author=author,
-            confidence=confidence,
-            citations=[c.__dict__.copy() for c in citations],
-            decision=decision,
-            reason=reason,
-            context=dict(context or {}),
-            created_at=utcnow(),
+            conversation_id=conversation_id, created_at=utcnow(), **row_values(MessageRow, message)
         )
         self._s.add(row)
         self._s.flush()

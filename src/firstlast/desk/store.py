@@ -2,7 +2,7 @@
 
     with store.transaction() as tx:
         conversation = tx.conversation(conversation_id)
-        message = tx.add_message(conversation.id, "customer", "Where is my invoice?")
+        message = tx.add_message(conversation.id, NewMessage("customer", "Where is my invoice?"))
 
 Two implementations pass the same contract (``firstlast.testing.desk_contract``): ``SqlDeskStore``
 (SQLAlchemy, the product) and ``firstlast.testing.memory_desk.MemoryDeskStore``. A transaction
@@ -11,20 +11,19 @@ commits when its block ends and leaves nothing behind when the block raises.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from firstlast.types import (
     Channel,
-    Citation,
     Conversation,
     Handoff,
     HandoffStatus,
     HistoryEvent,
     Message,
+    NewMessage,
     OutboxJob,
-    Role,
 )
 
 
@@ -36,19 +35,7 @@ class DeskTransaction(Protocol):
     def conversation(self, conversation_id: str) -> Conversation: ...  # NotFound when missing
     def token_hash(self, conversation_id: str) -> str: ...
     def save_conversation(self, conversation: Conversation) -> None: ...  # status and context
-    def add_message(
-        self,
-        conversation_id: str,
-        role: Role,
-        text: str,
-        *,
-        author: str = "",
-        confidence: float | None = None,
-        citations: Sequence[Citation] = (),
-        decision: str | None = None,
-        reason: str | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> Message: ...
+    def add_message(self, conversation_id: str, message: NewMessage) -> Message: ...
     def messages(self, conversation_id: str, up_to: int | None = None) -> list[Message]: ...
 
     # -- handoffs

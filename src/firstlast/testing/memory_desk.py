@@ -10,23 +10,22 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from firstlast.db import utcnow
 from firstlast.errors import NotFound
 from firstlast.types import (
     Channel,
-    Citation,
     Conversation,
     Handoff,
     HandoffStatus,
     HistoryEvent,
     Message,
+    NewMessage,
     OutboxJob,
-    Role,
 )
 
 
@@ -82,33 +81,12 @@ class MemoryDeskTransaction:
             old, status=conversation.status, context=dict(conversation.context), messages=()
         )
 
-    def add_message(
-        self,
-        conversation_id: str,
-        role: Role,
-        text: str,
-        *,
-        author: str = "",
-        confidence: float | None = None,
-        citations: Sequence[Citation] = (),
-        decision: str | None = None,
-        reason: str | None = None,
-        context: Mapping[str, Any] | None = None,
-    ) -> Message:
+    def add_message(self, conversation_id: str, message: NewMessage) -> Message:
         self.conversation(conversation_id)
-        message = Message(
-            len(self._d.messages) + 1,
-            role,
-            text,
-            utcnow().isoformat(),
-            author,
-            confidence,
-            tuple(citations),
-            decision,
-            reason,
-        )
-        self._d.messages.append((conversation_id, message))
-        return message
+        values = {f.name: getattr(message, f.name) for f in fields(Message) if hasattr(message, f.name)}
+        stored = Message(id=len(self._d.messages) + 1, created_at=utcnow().isoformat(), **values)
+        self._d.messages.append((conversation_id, stored))
+        return stored
 
     def messages(self, conversation_id: str, up_to: int | None = None) -> list[Message]:
         return [
