@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from firstlast.desk.state import conversation_state as _conversation_state
 from firstlast.desk.state import history as _history
-from firstlast.types import Message
+from firstlast.records import Message
 
 
 def _m(role: str, text: str = "t", decision: str | None = None, reason: str | None = None) -> Message:

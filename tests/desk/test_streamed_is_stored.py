@@ -10,8 +10,9 @@ import pytest
 from tests.conftest import SAMPLE_KB, VOICE
 
 from firstlast.ingest.loaders import load_path
+from firstlast.records import PostedMessage
 from firstlast.testing.scripted_chat import ScriptedChatModel
-from firstlast.types import PostedMessage, Question
+from firstlast.types import Question
 from firstlast.wiring import Services, build
 
 KNOWN = "How do I turn on two-factor authentication?"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from firstlast.handoff.packet import suggested_reply, summarize
-from firstlast.types import Citation, DraftSnapshot, SourceRef
+from firstlast.records import DraftSnapshot, SourceRef
+from firstlast.types import Citation
 
 
 def test_summary_keeps_the_key_customer_sentences_in_order() -> None:

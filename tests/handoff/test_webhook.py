@@ -21,7 +21,7 @@ from firstlast.api.app import create_app
 from firstlast.db import Database
 from firstlast.handoff.webhook import WebhookNotifier, sign
 from firstlast.ingest.loaders import load_path
-from firstlast.types import Handoff
+from firstlast.records import Handoff
 from firstlast.wiring import build
 
 SECRET = "whsec-test-7f3a9c"

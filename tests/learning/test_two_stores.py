@@ -13,8 +13,9 @@ from tests.conftest import ADMIN_KEY
 
 from firstlast.api.app import create_app
 from firstlast.config import Settings
+from firstlast.learning.records import EntryStatus, SuggestionStatus
 from firstlast.testing.faulty import FaultyStore
-from firstlast.types import Document, EntryStatus, Question, SuggestionStatus
+from firstlast.types import Document, Question
 from firstlast.wiring import Services, build, build_store
 
 QUESTION = "Can a Team plan pay by bank transfer?"

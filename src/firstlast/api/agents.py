@@ -18,7 +18,8 @@ from firstlast.api.schemas import (
     Resolve,
 )
 from firstlast.errors import BackendError
-from firstlast.types import Feedback, Handoff, HandoffStatus, Suggestion, SuggestionStatus
+from firstlast.learning.records import Suggestion, SuggestionStatus
+from firstlast.records import Feedback, Handoff, HandoffStatus
 
 router = APIRouter(prefix="/v1", tags=["agents"])
 

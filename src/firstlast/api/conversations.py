@@ -21,7 +21,7 @@ from firstlast.api.schemas import (
     MessageCreate,
     ReplyOut,
 )
-from firstlast.types import Conversation, Feedback, PostedMessage
+from firstlast.records import Conversation, Feedback, PostedMessage
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])

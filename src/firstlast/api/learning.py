@@ -7,7 +7,7 @@ from fastapi import APIRouter, Query
 
 from firstlast.api.deps import AgentScope, ServicesDep
 from firstlast.api.schemas import LearnedAction, LearnedReview
-from firstlast.types import EntryStatus, LearnedEntry, RetrievalMiss
+from firstlast.learning.records import EntryStatus, LearnedEntry, RetrievalMiss
 
 router = APIRouter(prefix="/v1", tags=["learning"])
 

@@ -15,21 +15,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from firstlast.types import (
-    MAX_MESSAGE_CHARS,
-    Channel,
-    Citation,
+from firstlast.learning.records import Suggestion
+from firstlast.records import (
     Conversation,
-    Grounding,
     Handoff,
     HandoffPacket,
     HistoryEvent,
     Message,
     PostedMessage,
     SuggestedReply,
-    Suggestion,
     TranscriptEntry,
 )
+from firstlast.types import MAX_MESSAGE_CHARS, Channel, Citation, Grounding
 
 
 class Strict(BaseModel):

@@ -20,15 +20,14 @@ from firstlast.errors import Conflict, InvalidInput
 from firstlast.handoff.packet import build_packet
 from firstlast.handoff.states import CONVERSATION, HANDOFF, Event, HandoffEvent
 from firstlast.learning.pii import customer_names
-from firstlast.types import (
+from firstlast.learning.records import Resolution, Suggestion
+from firstlast.records import (
     Conversation,
     Handoff,
     HandoffPacket,
     HandoffStatus,
     NewMessage,
     OutboxJob,
-    Resolution,
-    Suggestion,
     TranscriptEntry,
 )
 

@@ -26,22 +26,18 @@ from firstlast.errors import InvalidInput
 from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.policy import answer_to_offer
 from firstlast.handoff.states import CONVERSATION, HANDOFF, Event, HandoffEvent, State
-from firstlast.types import (
-    CHANNELS,
-    MAX_MESSAGE_CHARS,
-    Channel,
+from firstlast.records import (
     Conversation,
     DraftSnapshot,
     Handoff,
     HandoffStatus,
     Message,
     NewMessage,
-    Outcome,
     PostedMessage,
-    Question,
     SourceRef,
     TranscriptLine,
 )
+from firstlast.types import CHANNELS, MAX_MESSAGE_CHARS, Channel, Outcome, Question
 
 OnDelta = Callable[[str], None]
 

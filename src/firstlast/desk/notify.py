@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from firstlast.handoff.webhook import Notifier
-from firstlast.types import Handoff
+from firstlast.records import Handoff
 
 
 class Notifications:

@@ -22,8 +22,7 @@ from firstlast.db import (
     utcnow,
 )
 from firstlast.errors import NotFound
-from firstlast.types import (
-    Channel,
+from firstlast.records import (
     Conversation,
     Feedback,
     Handoff,
@@ -33,6 +32,7 @@ from firstlast.types import (
     NewMessage,
     OutboxJob,
 )
+from firstlast.types import Channel
 
 
 class SqlDeskStore:

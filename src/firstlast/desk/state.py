@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from firstlast.handoff.policy import UNANSWERED, answer_to_offer, asks_for_person
-from firstlast.types import ConversationState, HandoffReason, Message, Outcome, Turn
+from firstlast.records import Message
+from firstlast.types import ConversationState, HandoffReason, Outcome, Turn
 
 _UNANSWERED = {r.value for r in UNANSWERED}
 

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
-from firstlast.types import (
-    Channel,
+from firstlast.records import (
     Conversation,
     Handoff,
     HandoffStatus,
@@ -25,6 +24,7 @@ from firstlast.types import (
     NewMessage,
     OutboxJob,
 )
+from firstlast.types import Channel
 
 
 class DeskTransaction(Protocol):

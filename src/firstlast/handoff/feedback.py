@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from firstlast.db import ConversationRow, Database, FeedbackRow, MessageRow, to_record
 from firstlast.errors import InvalidInput, NotFound
-from firstlast.types import Feedback
+from firstlast.records import Feedback
 
 MAX_COMMENT_CHARS = 2000
 

@@ -12,10 +12,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from firstlast.retriever.text import content_words
-from firstlast.types import (
+from firstlast.records import (
     Assignment,
-    Citation,
     DraftSnapshot,
     Handoff,
     HandoffPacket,
@@ -24,6 +22,8 @@ from firstlast.types import (
     SuggestedReply,
     TranscriptEntry,
 )
+from firstlast.retriever.text import content_words
+from firstlast.types import Citation
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？])\s*|\n+")
 

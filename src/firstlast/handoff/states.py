@@ -22,7 +22,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from firstlast.lifecycle import Lifecycle
-from firstlast.types import HandoffStatus
+from firstlast.records import HandoffStatus
 
 __all__ = ["CONVERSATION", "HANDOFF", "TRANSITIONS", "Event", "HandoffEvent", "HandoffStatus", "State"]
 

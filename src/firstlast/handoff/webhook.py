@@ -29,7 +29,7 @@ import httpx
 from sqlalchemy import select
 
 from firstlast.db import Database, WebhookDeliveryRow, utcnow
-from firstlast.types import Handoff
+from firstlast.records import Handoff
 
 log = logging.getLogger(__name__)
 EVENTS = ("handoff.opened", "handoff.assigned", "handoff.resolved")

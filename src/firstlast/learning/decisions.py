@@ -21,10 +21,10 @@ from firstlast.db import (
 from firstlast.errors import InvalidInput, NotFound
 from firstlast.learning.entries import LearnedEntries
 from firstlast.learning.pii import customer_names, scrub
+from firstlast.learning.records import KnowledgeConflict, Suggestion, SuggestionSource
 from firstlast.learning.states import SUGGESTION, SuggestionEvent
 from firstlast.learning.sync import KnowledgeSync
 from firstlast.learning.verdict import LEARNED_SOURCE
-from firstlast.types import KnowledgeConflict, Suggestion, SuggestionSource
 
 
 def load_suggestion(s: Session, row: SuggestionRow) -> Suggestion:

@@ -32,10 +32,10 @@ from firstlast.db import (
     utcnow,
 )
 from firstlast.errors import InvalidInput, NotFound
+from firstlast.learning.records import EntryStatus, LearnedEntry, LearnedVersion, VersionStatus
 from firstlast.learning.states import ENTRY, SUGGESTION, VERSION, EntryEvent, SuggestionEvent, VersionEvent
 from firstlast.learning.sync import KnowledgeSync, learned_document
 from firstlast.learning.verdict import LEARNED_SOURCE
-from firstlast.types import EntryStatus, LearnedEntry, LearnedVersion, VersionStatus
 
 __all__ = ["LearnedEntries", "learned_document"]
 

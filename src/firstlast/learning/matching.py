@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from firstlast.learning.entries import LearnedEntries
+from firstlast.learning.records import KnowledgeConflict
 from firstlast.learning.verdict import LEARNED_SOURCE
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import DocumentVectors, Embedder
 from firstlast.retriever.text import content_words
-from firstlast.types import KnowledgeConflict, Verdict
+from firstlast.types import Verdict
 
 
 def question_overlap(a: str, b: str) -> float:

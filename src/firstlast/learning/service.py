@@ -35,16 +35,11 @@ from firstlast.learning.entries import LearnedEntries
 from firstlast.learning.generalise import generalise_question, question_reason
 from firstlast.learning.matching import KnowledgeMatching, question_overlap
 from firstlast.learning.pii import scrub
+from firstlast.learning.records import Resolution, RetrievalMiss, Suggestion, SuggestionStatus
 from firstlast.learning.sync import KnowledgeSync
 from firstlast.learning.verdict import LEARNED_SOURCE, ResolutionJudge
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
-from firstlast.types import (
-    Resolution,
-    RetrievalMiss,
-    Suggestion,
-    SuggestionStatus,
-)
 
 __all__ = ["LEARNED_SOURCE", "PROMPT", "LearningService", "question_overlap"]  # question_overlap: matching.py
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from firstlast.learning.records import EntryStatus, SuggestionStatus, VersionStatus
 from firstlast.lifecycle import Lifecycle
-from firstlast.types import EntryStatus, SuggestionStatus, VersionStatus
 
 
 class SuggestionEvent(StrEnum):

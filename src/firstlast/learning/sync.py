@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from firstlast.answerer.extractive import split_sentences
 from firstlast.db import Database, LearnedEntryRow, LearnedVersionRow, OutboxRow, SuggestionRow, iso, utcnow
 from firstlast.ingest.pipeline import Ingestor
+from firstlast.learning.records import EntryStatus
 from firstlast.learning.verdict import LEARNED_SOURCE
 from firstlast.retriever.chroma_store import KnowledgeStore
-from firstlast.types import Document, EntryStatus
+from firstlast.types import Document
 
 log = logging.getLogger(__name__)
 KB_SYNC = "kb_sync"

@@ -13,15 +13,8 @@ import pytest
 
 from firstlast.desk.store import DeskStore
 from firstlast.errors import NotFound
-from firstlast.types import (
-    Citation,
-    DraftSnapshot,
-    Handoff,
-    HandoffStatus,
-    NewMessage,
-    SourceRef,
-    TranscriptLine,
-)
+from firstlast.records import DraftSnapshot, Handoff, HandoffStatus, NewMessage, SourceRef, TranscriptLine
+from firstlast.types import Citation
 
 CITATION = Citation("billing", "billing#0", "Billing", "https://x/billing")
 

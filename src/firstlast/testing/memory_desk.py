@@ -17,8 +17,7 @@ from typing import Any
 
 from firstlast.db import utcnow
 from firstlast.errors import NotFound
-from firstlast.types import (
-    Channel,
+from firstlast.records import (
     Conversation,
     Handoff,
     HandoffStatus,
@@ -27,6 +26,7 @@ from firstlast.types import (
     NewMessage,
     OutboxJob,
 )
+from firstlast.types import Channel
 
 
 @dataclass
