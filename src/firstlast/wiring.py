@@ -19,12 +19,12 @@ from firstlast.bot import Bot
 from firstlast.config import Settings
 from firstlast.db import Database
 from firstlast.desk import SqlDeskStore, SupportDesk
+from firstlast.desk.feedback import FeedbackService
+from firstlast.desk.webhooks import WebhookNotifier
 from firstlast.errors import ConfigError
-from firstlast.handoff.feedback import FeedbackService
 from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.policy import HandoffPolicy, sensitive_matcher
 from firstlast.handoff.sentiment import FrustrationDetector
-from firstlast.handoff.webhook import WebhookNotifier
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.language import LanguageDetector
