@@ -19,6 +19,9 @@ Role = Literal["customer", "bot", "agent"]
 Channel = Literal["chat", "email", "sms", "messenger"]
 CHANNELS: tuple[Channel, ...] = ("chat", "email", "sms", "messenger")
 MAX_MESSAGE_CHARS = 4000  # a customer message, checked by the API schema and by the desk
+MAX_ANSWER_CHARS = 8000  # an agent's reply, an edited answer
+MAX_NOTE_CHARS = 2000  # a feedback comment, a note on a decision, a page URL
+MAX_NAME_CHARS = 128  # an agent, approver or actor
 
 
 @dataclass(frozen=True)

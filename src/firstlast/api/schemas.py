@@ -26,7 +26,15 @@ from firstlast.records import (
     SuggestedReply,
     TranscriptEntry,
 )
-from firstlast.types import MAX_MESSAGE_CHARS, Channel, Citation, Grounding
+from firstlast.types import (
+    MAX_ANSWER_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_NAME_CHARS,
+    MAX_NOTE_CHARS,
+    Channel,
+    Citation,
+    Grounding,
+)
 
 
 class Strict(BaseModel):
@@ -34,7 +42,7 @@ class Strict(BaseModel):
 
 
 class CustomerContext(Strict):
-    page_url: str | None = Field(None, max_length=2000)
+    page_url: str | None = Field(None, max_length=MAX_NOTE_CHARS)
     attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
@@ -90,8 +98,8 @@ class ReplyOut(BaseModel):
 
 
 class AgentReply(Strict):
-    agent: str = Field(min_length=1, max_length=128)
-    text: str = Field(min_length=1, max_length=8000)
+    agent: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    text: str = Field(min_length=1, max_length=MAX_ANSWER_CHARS)
     learn: bool = True
     resolve: bool = Field(True, description="Resolve the handoff with this reply (false: keep it open)")
 
@@ -102,14 +110,16 @@ class AgentReplyOut(BaseModel):
 
 
 class Approve(Strict):
-    approver: str = Field(min_length=1, max_length=128)
-    answer: str | None = Field(None, min_length=1, max_length=8000, description="An edited answer")
+    approver: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    answer: str | None = Field(
+        None, min_length=1, max_length=MAX_ANSWER_CHARS, description="An edited answer"
+    )
     review_at: date | None = Field(None, description="When the learned entry should be reviewed again")
 
 
 class Reject(Strict):
-    approver: str = Field(min_length=1, max_length=128)
-    note: str = Field("", max_length=2000)
+    approver: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    note: str = Field("", max_length=MAX_NOTE_CHARS)
 
 
 class DocumentOut(BaseModel):
@@ -167,19 +177,21 @@ class HandoffPacketOut(Handoff):
 
 
 class Assign(Strict):
-    agent: str = Field(min_length=1, max_length=128, description="The new assignee")
-    by: str | None = Field(None, min_length=1, max_length=128, description="Who assigns (default: agent)")
+    agent: str = Field(min_length=1, max_length=MAX_NAME_CHARS, description="The new assignee")
+    by: str | None = Field(
+        None, min_length=1, max_length=MAX_NAME_CHARS, description="Who assigns (default: agent)"
+    )
 
 
 class Resolve(Strict):
-    agent: str = Field(min_length=1, max_length=128)
+    agent: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     learn: bool = True
 
 
 class FeedbackCreate(Strict):
     thumbs: Literal["up", "down"] | None = None
     rating: int | None = Field(None, ge=1, le=5)
-    comment: str = Field("", max_length=2000)
+    comment: str = Field("", max_length=MAX_NOTE_CHARS)
     message_id: int | None = Field(
         None, description="The bot or agent reply rated; must be in this conversation"
     )
@@ -195,10 +207,10 @@ class FeedbackCreate(Strict):
 
 
 class LearnedAction(Strict):
-    actor: str = Field(min_length=1, max_length=128)
-    note: str = Field("", max_length=2000)
+    actor: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    note: str = Field("", max_length=MAX_NOTE_CHARS)
 
 
 class LearnedReview(Strict):
-    actor: str = Field(min_length=1, max_length=128)
+    actor: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     review_at: date | None = Field(None, description="The next review date; null clears it")

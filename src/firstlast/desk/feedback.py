@@ -13,8 +13,7 @@ from sqlalchemy import select
 from firstlast.db import ConversationRow, Database, FeedbackRow, MessageRow, to_record
 from firstlast.errors import InvalidInput, NotFound
 from firstlast.records import Feedback
-
-MAX_COMMENT_CHARS = 2000
+from firstlast.types import MAX_NOTE_CHARS
 
 
 class FeedbackService:
@@ -40,8 +39,8 @@ class FeedbackService:
         if rating is not None and not 1 <= rating <= 5:
             raise InvalidInput(f"rating must be from 1 to 5, got {rating}")
         comment = comment.strip()
-        if len(comment) > MAX_COMMENT_CHARS:
-            raise InvalidInput(f"comment must be at most {MAX_COMMENT_CHARS} characters, got {len(comment)}")
+        if len(comment) > MAX_NOTE_CHARS:
+            raise InvalidInput(f"comment must be at most {MAX_NOTE_CHARS} characters, got {len(comment)}")
         with self._db.session() as s:
             if s.get(ConversationRow, conversation_id) is None:
                 raise NotFound(f"conversation {conversation_id} not found")

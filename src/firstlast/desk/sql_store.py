@@ -22,6 +22,7 @@ from firstlast.db import (
     utcnow,
 )
 from firstlast.errors import NotFound
+from firstlast.handoff.states import State
 from firstlast.records import (
     Conversation,
     Feedback,
@@ -55,9 +56,9 @@ class SqlDeskTransaction:
     def add_conversation(
         self, conversation_id: str, token_hash: str, channel: Channel, context: Mapping[str, Any]
     ) -> None:
-        self._s.add(
-            ConversationRow(id=conversation_id, token_hash=token_hash, channel=channel, context=dict(context))
-        )
+        row = ConversationRow(id=conversation_id, token_hash=token_hash, channel=channel, status=State.BOT)
+        self._s.add(row)
+        row.context = dict(context)
         self._s.flush()
 
     def _conversation_row(self, conversation_id: str) -> ConversationRow:

@@ -17,6 +17,7 @@ from typing import Any
 
 from firstlast.db import utcnow
 from firstlast.errors import NotFound
+from firstlast.handoff.states import State
 from firstlast.records import (
     Conversation,
     Handoff,
@@ -61,7 +62,7 @@ class MemoryDeskTransaction:
     ) -> None:
         now = utcnow().isoformat()
         self._d.conversations[conversation_id] = Conversation(
-            conversation_id, channel, "bot", dict(context), (), now
+            conversation_id, channel, State.BOT, dict(context), (), now
         )
         self._d.tokens[conversation_id] = token_hash
 
