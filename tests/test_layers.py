@@ -11,7 +11,7 @@ LAYERS: list[set[str]] = [
     {"firstlast", "errors"},
     {"types", "lifecycle"},
     {"records", "db", "retriever"},
-    {"language"},
+    {"language", "mapping"},
     {"ingest", "answerer"},
     {"handoff"},
     {"bot", "learning", "config"},

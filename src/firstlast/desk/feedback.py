@@ -10,8 +10,9 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from firstlast.db import ConversationRow, Database, FeedbackRow, MessageRow, to_record
+from firstlast.db import ConversationRow, Database, FeedbackRow, MessageRow
 from firstlast.errors import InvalidInput, NotFound
+from firstlast.mapping import to_record
 from firstlast.records import Feedback
 from firstlast.types import MAX_NOTE_CHARS
 

@@ -17,12 +17,11 @@ from firstlast.db import (
     HandoffRow,
     MessageRow,
     OutboxRow,
-    row_values,
-    to_record,
     utcnow,
 )
 from firstlast.errors import NotFound
 from firstlast.handoff.states import State
+from firstlast.mapping import row_values, to_record
 from firstlast.records import (
     Conversation,
     Feedback,

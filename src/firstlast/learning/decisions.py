@@ -15,7 +15,6 @@ from firstlast.db import (
     SuggestionFlagRow,
     SuggestionRow,
     SuggestionSourceRow,
-    to_record,
     utcnow,
 )
 from firstlast.errors import InvalidInput, NotFound
@@ -25,6 +24,7 @@ from firstlast.learning.records import KnowledgeConflict, Suggestion, Suggestion
 from firstlast.learning.states import SUGGESTION, SuggestionEvent
 from firstlast.learning.sync import KnowledgeSync
 from firstlast.learning.verdict import LEARNED_SOURCE
+from firstlast.mapping import to_record
 
 
 def load_suggestion(s: Session, row: SuggestionRow) -> Suggestion:

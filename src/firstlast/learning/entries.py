@@ -28,7 +28,6 @@ from firstlast.db import (
     MessageRow,
     SuggestionRow,
     iso,
-    to_record,
     utcnow,
 )
 from firstlast.errors import InvalidInput, NotFound
@@ -36,6 +35,7 @@ from firstlast.learning.records import EntryStatus, LearnedEntry, LearnedVersion
 from firstlast.learning.states import ENTRY, SUGGESTION, VERSION, EntryEvent, SuggestionEvent, VersionEvent
 from firstlast.learning.sync import KnowledgeSync, learned_document
 from firstlast.learning.verdict import LEARNED_SOURCE
+from firstlast.mapping import to_record
 
 __all__ = ["LearnedEntries", "learned_document"]
 

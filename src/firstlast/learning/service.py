@@ -20,14 +20,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from firstlast.db import (
-    Database,
-    RetrievalMissRow,
-    SuggestionFlagRow,
-    SuggestionRow,
-    SuggestionSourceRow,
-    to_record,
-)
+from firstlast.db import Database, RetrievalMissRow, SuggestionFlagRow, SuggestionRow, SuggestionSourceRow
 from firstlast.errors import InvalidInput
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.decisions import SuggestionDecisions, load_suggestion, suggestion_row
@@ -38,6 +31,7 @@ from firstlast.learning.pii import scrub
 from firstlast.learning.records import Resolution, RetrievalMiss, Suggestion, SuggestionStatus
 from firstlast.learning.sync import KnowledgeSync
 from firstlast.learning.verdict import LEARNED_SOURCE, ResolutionJudge
+from firstlast.mapping import to_record
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
 
