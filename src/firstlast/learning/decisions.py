@@ -18,7 +18,7 @@ from firstlast.db import (
     utcnow,
 )
 from firstlast.errors import InvalidInput, NotFound
-from firstlast.learning.entries import LearnedEntries
+from firstlast.learning.entries import Approval, LearnedEntries
 from firstlast.learning.pii import customer_names, scrub
 from firstlast.learning.records import KnowledgeConflict, Suggestion, SuggestionSource
 from firstlast.learning.states import SUGGESTION, SuggestionEvent
@@ -80,29 +80,11 @@ class SuggestionDecisions:
                 select(SuggestionSourceRow).where(SuggestionSourceRow.suggestion_id == row.id)
             )
             variants = list(dict.fromkeys(src.question for src in sources if src.question != row.question))
-            entry = None
-            if flag is not None and flag.conflict_doc_id.startswith(f"{LEARNED_SOURCE}/"):
-                entry = self.entries.supersede(
-                    s,
-                    flag.conflict_doc_id,
-                    row.question,
-                    final,
-                    approver=approver,
-                    suggestion_id=row.id,
-                    review_at=review_at,
-                    variants=variants,
-                )
-            if entry is None:
-                entry = self.entries.create(
-                    s,
-                    row.id,
-                    row.question,
-                    final,
-                    approver=approver,
-                    suggestion_id=row.id,
-                    review_at=review_at,
-                    variants=variants,
-                )
+            approval = Approval(row.id, row.question, final, approver, review_at, tuple(variants))
+            conflicting = flag.conflict_doc_id if flag is not None else ""
+            entry = self.entries.approve(
+                s, approval, conflicting if conflicting.startswith(f"{LEARNED_SOURCE}/") else None
+            )
             row.status, row.final_answer, row.learned_doc_id = status, final, entry.doc_id
             row.decided_by, row.decided_at = approver, utcnow()
             self._db.record(s, "suggestion", row.id, row.status, approver, doc_id=entry.doc_id)

@@ -15,6 +15,7 @@ counted from the bot messages whose citations name the entry's document.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import String, cast, func, select
@@ -40,6 +41,18 @@ from firstlast.mapping import to_record
 __all__ = ["LearnedEntries", "learned_document"]
 
 
+@dataclass(frozen=True)
+class Approval:
+    """An approved answer on its way into the knowledge base (the suggestion's id names a new entry)."""
+
+    suggestion_id: str
+    question: str
+    answer: str
+    approver: str
+    review_at: date | None = None
+    variants: tuple[str, ...] = ()
+
+
 class LearnedEntries:
     def __init__(self, db: Database, sync: KnowledgeSync) -> None:
         self._db = db
@@ -47,84 +60,62 @@ class LearnedEntries:
 
     # -- writes (inside the caller's session, so the entry and its suggestion commit together; the
     #    caller runs ``sync.run_pending()`` after the commit)
-    def create(
-        self,
-        s: Session,
-        entry_id: str,
-        question: str,
-        answer: str,
-        *,
-        approver: str,
-        suggestion_id: str,
-        review_at: date | None = None,
-        variants: Sequence[str] = (),
-    ) -> LearnedEntryRow:
-        doc_id, now = f"{LEARNED_SOURCE}/{entry_id}", utcnow()
-        row = LearnedEntryRow(
-            id=entry_id,
-            doc_id=doc_id,
-            question=question,
-            answer=answer,
-            status=EntryStatus.ACTIVE,
-            version=1,
-            review_at=review_at,
-            created_by=approver,
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(row)
-        self._add_version(s, row, suggestion_id, approver, variants)
-        s.flush()
-        self._db.record(s, "learned", entry_id, "created", approver, doc_id=doc_id, version=1)
-        self._sync.enqueue(s, doc_id)
-        return row
-
-    def supersede(
-        self,
-        s: Session,
-        doc_id: str,
-        question: str,
-        answer: str,
-        *,
-        approver: str,
-        suggestion_id: str,
-        review_at: date | None = None,
-        variants: Sequence[str] = (),
-    ) -> LearnedEntryRow | None:
-        """A new approved version of the active entry behind ``doc_id``; None if there is none."""
-        row = s.scalars(select(LearnedEntryRow).where(LearnedEntryRow.doc_id == doc_id)).first()
+    def approve(self, s: Session, approval: Approval, supersedes: str | None = None) -> LearnedEntryRow:
+        """The next version of the active entry behind ``supersedes`` (the learned document an approved
+        suggestion conflicted with), or, when there is none, a new entry."""
+        query = select(LearnedEntryRow).where(LearnedEntryRow.doc_id == supersedes)
+        row = s.scalars(query).first() if supersedes else None
         if row is None or not ENTRY.allows(row.status, EntryEvent.SUPERSEDE):
-            return None
+            return self._create(s, approval)
         for old in self._versions(s, row):
             if old.status == VersionStatus.CURRENT:
                 old.status = VERSION.next(old.status, VersionEvent.SUPERSEDE)
         row.status = ENTRY.next(row.status, EntryEvent.SUPERSEDE)
-        row.question, row.answer, row.updated_at = question, answer, utcnow()
+        row.question, row.answer, row.updated_at = approval.question, approval.answer, utcnow()
         row.version = max((v.version for v in self._versions(s, row)), default=0) + 1
-        self._add_version(s, row, suggestion_id, approver, variants)
-        if review_at is not None:
-            row.review_at = review_at
-        self._db.record(
-            s, "learned", row.id, "superseded", approver, version=row.version, suggestion_id=suggestion_id
+        self._add_version(s, row, approval)
+        if approval.review_at is not None:
+            row.review_at = approval.review_at
+        detail = {"version": row.version, "suggestion_id": approval.suggestion_id}
+        self._db.record(s, "learned", row.id, "superseded", approval.approver, **detail)
+        self._sync.enqueue(s, row.doc_id)
+        return row
+
+    def _create(self, s: Session, approval: Approval) -> LearnedEntryRow:
+        entry_id, now = approval.suggestion_id, utcnow()
+        doc_id = f"{LEARNED_SOURCE}/{entry_id}"
+        row = LearnedEntryRow(
+            id=entry_id,
+            doc_id=doc_id,
+            question=approval.question,
+            answer=approval.answer,
+            status=EntryStatus.ACTIVE,
+            version=1,
+            review_at=approval.review_at,
+            created_by=approval.approver,
+            created_at=now,
+            updated_at=now,
         )
+        s.add(row)
+        self._add_version(s, row, approval)
+        s.flush()
+        self._db.record(s, "learned", entry_id, "created", approval.approver, doc_id=doc_id, version=1)
         self._sync.enqueue(s, doc_id)
         return row
 
     @staticmethod
-    def _add_version(
-        s: Session, row: LearnedEntryRow, suggestion_id: str, approver: str, variants: Sequence[str]
-    ) -> None:
+    def _add_version(s: Session, row: LearnedEntryRow, approval: Approval) -> None:
         s.add(
             LearnedVersionRow(
                 entry_id=row.id,
                 version=row.version,
                 question=row.question,
                 answer=row.answer,
-                suggestion_id=suggestion_id,
-                approved_by=approver,
+                suggestion_id=approval.suggestion_id,
+                approved_by=approval.approver,
                 approved_at=row.updated_at,
                 status=VersionStatus.CURRENT,
-                variants=list(variants),
+                variants=list(approval.variants),
             )
         )
 
