@@ -52,11 +52,11 @@ class Services:
     feedback: FeedbackService | None = None
     notifier: WebhookNotifier | None = None
 
-    def reconcile(self) -> None:
+    def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
-        learned knowledge the knowledge base does not hold as the database says it should."""
-        self.desk.retry_learning()
-        self.learning.reconcile()
+        learned knowledge the knowledge base does not hold as the database says it should.
+        Returns (verdicts learned now, knowledge-base documents repaired)."""
+        return self.desk.retry_learning(), self.learning.reconcile()
 
     def close(self) -> None:
         """Stop background workers; the app calls this on shutdown."""

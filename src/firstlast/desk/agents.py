@@ -65,6 +65,8 @@ class AgentDesk:
 
     # -- reads ------------------------------------------------------------------------------------
     def handoffs(self, status: str | None = None, limit: int = 100) -> list[Handoff]:
+        if status and status not in {s.value for s in HandoffStatus}:
+            raise InvalidInput(f"status must be one of {', '.join(HandoffStatus)}, got {status!r}")
         with self._store.transaction() as tx:
             return tx.handoffs(HandoffStatus(status) if status else None, limit)
 
