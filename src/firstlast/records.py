@@ -16,6 +16,7 @@ from firstlast.types import Channel, Citation, Outcome, Role
 __all__ = [
     "Assignment",
     "Conversation",
+    "ConversationStatus",
     "DraftSnapshot",
     "Feedback",
     "Handoff",
@@ -63,11 +64,21 @@ class NewMessage:
     context: Mapping[str, object] = field(default_factory=dict)
 
 
+class ConversationStatus(StrEnum):
+    """Who answers the conversation now; the transitions are in ``handoff/states.py``."""
+
+    BOT = "bot"
+    OFFERED = "offered"  # the bot offered a person and waits for yes / no
+    AWAITING_AGENT = "awaiting_agent"
+    WITH_AGENT = "with_agent"
+    RESOLVED = "resolved"
+
+
 @dataclass(frozen=True)
 class Conversation:
     id: str
     channel: Channel
-    status: str  # bot | offered | awaiting_agent | with_agent | resolved (handoff/states.py)
+    status: ConversationStatus
     context: Mapping[str, object]
     messages: tuple[Message, ...]
     created_at: str

@@ -22,17 +22,12 @@ from __future__ import annotations
 from enum import StrEnum
 
 from firstlast.lifecycle import Lifecycle
-from firstlast.records import HandoffStatus
+from firstlast.records import ConversationStatus, HandoffStatus
 
 __all__ = ["CONVERSATION", "HANDOFF", "TRANSITIONS", "Event", "HandoffEvent", "HandoffStatus", "State"]
 
 
-class State(StrEnum):
-    BOT = "bot"
-    OFFERED = "offered"  # the bot offered a person and waits for yes / no
-    AWAITING_AGENT = "awaiting_agent"
-    WITH_AGENT = "with_agent"
-    RESOLVED = "resolved"
+State = ConversationStatus  # the conversation's states (records.py), by their short name here
 
 
 class Event(StrEnum):

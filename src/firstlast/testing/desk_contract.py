@@ -13,7 +13,15 @@ import pytest
 
 from firstlast.desk.store import DeskStore
 from firstlast.errors import NotFound
-from firstlast.records import DraftSnapshot, Handoff, HandoffStatus, NewMessage, SourceRef, TranscriptLine
+from firstlast.records import (
+    ConversationStatus,
+    DraftSnapshot,
+    Handoff,
+    HandoffStatus,
+    NewMessage,
+    SourceRef,
+    TranscriptLine,
+)
 from firstlast.types import Citation
 
 CITATION = Citation("billing", "billing#0", "Billing", "https://x/billing")
@@ -60,7 +68,7 @@ class DeskStoreContract:
             assert tx.token_hash("c1") == "hash"
             from dataclasses import replace
 
-            tx.save_conversation(replace(conv, status="offered", context={"lang": "ja"}))
+            tx.save_conversation(replace(conv, status=ConversationStatus.OFFERED, context={"lang": "ja"}))
         with store.transaction() as tx:
             assert (tx.conversation("c1").status, tx.conversation("c1").context) == (
                 "offered",
