@@ -8,7 +8,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "firstlast"
 # Bottom to top; a module may import its own package and anything in a lower layer.
 LAYERS: list[set[str]] = [
-    {"firstlast", "errors"},
+    {"firstlast", "errors", "sentences"},  # sentences.py: the one splitter (issue #9, on main)
     {"types", "lifecycle"},
     {"records", "db", "retriever"},
     {"language", "mapping"},
