@@ -118,3 +118,25 @@ def test_a_learning_verdict_that_fails_after_the_reply_is_retried_not_lost(fault
     assert services.desk.retry_learning() == 0  # done once, never twice
     verdicts = [e.action for e in services.desk.packet(hid).events if e.action == "verdict"]
     assert verdicts == ["verdict"]
+
+
+def test_a_restart_finishes_what_a_failure_left_pending(faulty, embedder) -> None:
+    services, store = faulty
+    services.ingestor.ingest(
+        [Document(id="plans", title="Plans", text="The Team plan costs 8 euros a seat.")]
+    )
+    suggestion = services.learning.suggest(QUESTION, ANSWER, agent="sam")
+    conv, _ = services.desk.start()
+    hid = services.desk.post(conv.id, "talk to a human please").handoff_id
+    store.failing = {"upsert", "search"}  # the knowledge base is down for both
+    services.learning.approve(suggestion.id, approver="lead")
+    services.desk.reply(hid, "sam", "Non-profits get 50% off the Team plan.")
+    assert not _agree(services) and len(services.learning.list()) == 1
+
+    restarted = build(services.settings, embedder=embedder)  # the same database and Chroma folder
+    with TestClient(create_app(restarted)):  # start-up runs the reconcile
+        assert _agree(restarted)
+        assert {s.answer for s in restarted.learning.list()} == {
+            ANSWER,
+            "Non-profits get 50% off the Team plan.",
+        }
