@@ -78,3 +78,9 @@ def test_bad_file_in_ingest_changes_nothing(env: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1 and "bad.jsonl:1" in result.output
     asked = CliRunner().invoke(app, ["ask", "Fine text"])
     assert "decision: offer (no_knowledge" in asked.output  # the good file was not half-ingested
+
+
+def test_reconcile_reports_what_it_repaired(env: Path) -> None:
+    result = CliRunner().invoke(app, ["reconcile"])
+    assert result.exit_code == 0, result.output
+    assert "0 learning verdicts retried, 0 knowledge-base documents repaired" in result.output

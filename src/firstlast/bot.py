@@ -2,6 +2,10 @@
 
 It has no storage of its own, so the API, the CLI's ``ask`` and the evaluation all run exactly the
 same code. Any error inside retrieval or answering becomes a handoff, never a customer-facing error.
+
+The bot renders the reply once, from its input alone (the question with its channel and language,
+and the ``ConversationState``: offers made, the streak, business hours): the text it streams is the
+text the desk stores.
 """
 
 from __future__ import annotations
@@ -11,13 +15,14 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from typing import Literal
 
 from firstlast.answerer.brand_voice import VoiceProfile
-from firstlast.answerer.extractive import Answerer
+from firstlast.answerer.protocol import Answerer, StreamingAnswerer
 from firstlast.handoff.policy import HandoffPolicy
 from firstlast.language import LanguageDetector, prefer_language
 from firstlast.retriever.hybrid import Retriever
-from firstlast.types import ConversationState, Draft, Hit, Outcome, Question
+from firstlast.types import Channel, ConversationState, Draft, Hit, Outcome, Question
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +77,11 @@ class Bot:
         try:
             question = self._with_language(question)
             hits = prefer_language(self.retriever.retrieve(question), question.lang)
-            stream = getattr(self.answerer, "stream", None)
-            if stream is None:
+            if not isinstance(self.answerer, StreamingAnswerer):
                 draft = self.answerer.answer(question, hits)
             else:
                 proceed = lambda d: not self.policy.decide(question, d, "", state).handed_off  # noqa: E731
-                for item in stream(question, hits, proceed):
+                for item in self.answerer.stream(question, hits, proceed):
                     if isinstance(item, Draft):
                         draft = item
                     else:
@@ -93,7 +97,7 @@ class Bot:
             if emitted:
                 reply = f"{emitted}\n\n{reply}"
         elif decision.handed_off or draft is None:
-            reply = self.voice.handoff(question.channel)
+            reply = self.voice.handoff(question.channel, out_of_hours=bool(state and state.out_of_hours))
             if emitted:  # kept text was already shown: the handoff message follows it
                 reply = f"{emitted}\n\n{reply}"
         else:
@@ -105,6 +109,23 @@ class Bot:
         elapsed = (time.perf_counter() - started) * 1000
         ttft = (first - started) * 1000 if first is not None else None
         yield Outcome(question, tuple(hits), draft, decision, reply, elapsed, ttft)
+
+    def notice(
+        self,
+        kind: Literal["handoff", "offer_declined"],
+        channel: Channel,
+        state: ConversationState,
+        on_delta: Callable[[str], None] | None = None,
+    ) -> str:
+        """The bot's line for the customer's answer to an offer, rendered and streamed like a reply."""
+        if kind == "handoff":
+            text = self.voice.handoff(channel, out_of_hours=state.out_of_hours)
+        else:
+            text = self.voice.notice(kind, channel)
+        if on_delta is not None:
+            for piece in _pieces(text):
+                on_delta(piece)
+        return text
 
     def _with_language(self, question: Question) -> Question:
         if question.lang or self.detector is None:

@@ -165,6 +165,18 @@ def serve(
     uvicorn.run(create_app(services), host=host, port=port, log_level="info")
 
 
+@app.command()
+@one_line_errors
+def reconcile(data_dir: DataDir = None) -> None:
+    """Finish what a failure left half done: retry pending learning verdicts and make the knowledge
+    base hold exactly the learned entries the database says are active (``serve`` does it too)."""
+    from firstlast.wiring import build
+
+    _quiet_libraries()
+    learned, repaired = build(_settings(data_dir)).reconcile()
+    console.print(f"{learned} learning verdicts retried, {repaired} knowledge-base documents repaired")
+
+
 DatasetOption = Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")]
 OutOption = Annotated[Path, typer.Option(help="Output folder (a fresh store is built here)")]
 QuestionsOption = Annotated[

@@ -2,6 +2,8 @@
 
 SQLite in the data folder by default; any SQLAlchemy URL (e.g. ``postgresql+psycopg://...``) works,
 so several stateless API processes can share one database.
+
+A row becomes its frozen record through the one mapping in ``firstlast/mapping.py``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class ConversationRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16), default="chat")
-    status: Mapped[str] = mapped_column(String(24), default="bot")
+    status: Mapped[str] = mapped_column(String(24))  # handoff/states.py State
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -61,7 +63,7 @@ class HandoffRow(Base):
     __tablename__ = "handoffs"
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
-    status: Mapped[str] = mapped_column(String(16), default="open", index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # records.HandoffStatus
     reason: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text, default="")
     question: Mapped[str] = mapped_column(Text)
@@ -83,7 +85,7 @@ class SuggestionRow(Base):
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
     prompt: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # learning/records.SuggestionStatus
     suggested_by: Mapped[str] = mapped_column(String(128), default="")
     decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -191,7 +193,7 @@ class LearnedEntryRow(Base):
     doc_id: Mapped[str] = mapped_column(String(128), unique=True)
     question: Mapped[str] = mapped_column(Text)
     answer: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="active", index=True)  # active | retired
+    status: Mapped[str] = mapped_column(String(16), index=True)  # learning/records.EntryStatus
     version: Mapped[int] = mapped_column(Integer, default=1)
     review_at: Mapped[date | None] = mapped_column(Date, nullable=True)
     created_by: Mapped[str] = mapped_column(String(128), default="")
@@ -211,8 +213,24 @@ class LearnedVersionRow(Base):
     suggestion_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     approved_by: Mapped[str] = mapped_column(String(128), default="")
     approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default="current")  # current | superseded | rolled_back
+    status: Mapped[str] = mapped_column(String(16))  # learning/records.VersionStatus
     variants: Mapped[list[Any]] = mapped_column(default=list)  # other wordings customers used
+
+
+class OutboxRow(Base):
+    """Work that must follow a committed change in another store (the knowledge base) or stage (the
+    learning verdict): written in the same transaction as the change, done afterwards, retried until
+    done. ``key`` names what the job is about (a handoff id, a learned document id)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # learn | kb_sync
+    key: Mapped[str] = mapped_column(String(160), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class Database:

@@ -4,6 +4,7 @@
 
 A `Question` carries the customer's text plus what the conversation already said, so every stage
 sees the same input. Nothing here touches I/O; pydantic models live only at the edges (api/, config).
+What the desk stores is in ``records.py``, what the learning loop stores in ``learning/records.py``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from typing import Literal
 Role = Literal["customer", "bot", "agent"]
 Channel = Literal["chat", "email", "sms", "messenger"]
 CHANNELS: tuple[Channel, ...] = ("chat", "email", "sms", "messenger")
+MAX_MESSAGE_CHARS = 4000  # a customer message, checked by the API schema and by the desk
+MAX_ANSWER_CHARS = 8000  # an agent's reply, an edited answer
+MAX_NOTE_CHARS = 2000  # a feedback comment, a note on a decision, a page URL
+MAX_NAME_CHARS = 128  # an agent, approver or actor
 
 
 @dataclass(frozen=True)
@@ -152,89 +157,7 @@ class IngestReport:
     errors: tuple[str, ...] = ()
 
 
-# -- what the support desk stores ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Message:
-    id: int
-    role: Role
-    text: str
-    created_at: str
-    author: str = ""
-    confidence: float | None = None
-    citations: tuple[Citation, ...] = ()
-    decision: str | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class Conversation:
-    id: str
-    channel: Channel
-    status: str  # bot | offered | awaiting_agent | with_agent | resolved (handoff/states.py)
-    context: Mapping[str, object]
-    messages: tuple[Message, ...]
-    created_at: str
-    feedback: tuple[Feedback, ...] = ()
-
-
-@dataclass(frozen=True)
-class Handoff:
-    """Everything an agent needs so the customer never repeats themselves."""
-
-    id: str
-    conversation_id: str
-    status: str  # offered | open | assigned | resolved | declined
-    reason: str
-    detail: str
-    question: str
-    transcript: tuple[Mapping[str, object], ...]
-    customer_context: Mapping[str, object]
-    sources: tuple[Mapping[str, object], ...]
-    draft: Mapping[str, object]
-    created_at: str
-    agent: str | None = None
-    answer: str | None = None
-    resolved_at: str | None = None
-
-
-@dataclass(frozen=True)
-class Suggestion:
-    """A candidate piece of knowledge learned from an agent's answer, waiting for approval."""
-
-    id: str
-    question: str
-    answer: str
-    prompt: str  # "I hadn't seen this question before — is it right that …?"
-    status: str  # pending | approved | edited | rejected
-    created_at: str
-    handoff_id: str | None = None
-    conversation_id: str | None = None
-    suggested_by: str = ""
-    decided_by: str | None = None
-    decided_at: str | None = None
-    final_answer: str | None = None
-    learned_doc_id: str | None = None
-    note: str = ""
-    # -- learning loop (issue #5) --
-    count: int = 1  # how many conversations asked this (dedupe merges them)
-    sources: tuple[SuggestionSource, ...] = ()
-    conflict: KnowledgeConflict | None = None  # existing knowledge that says otherwise
-
-
-@dataclass(frozen=True)
-class PostedMessage:
-    """The result of a customer message: the bot's reply (if any) and what happened."""
-
-    conversation_id: str
-    customer_message: Message
-    reply: Message | None
-    outcome: Outcome | None
-    handoff_id: str | None = None
-
-
-# -- handoff: conversation state for the policy, the agent's packet, feedback ---------------------
+# -- handoff: conversation state for the policy ---------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -246,60 +169,11 @@ class ConversationState:
 
     low_confidence_streak: int = 0  # bot turns in a row, just before this one, that could not answer
     offered: bool = False  # a person was already offered in this conversation (offered at most once)
+    out_of_hours: bool = False  # nobody is at the desk now: a handoff says so (business hours)
 
 
-@dataclass(frozen=True)
-class TranscriptEntry:
-    message_id: int
-    role: Role
-    text: str
-    at: str
-    author: str = ""
-    after_handoff: bool = False  # sent after the handoff was opened (the bot stayed quiet)
+# -- the learning loop (issue #5): the judge's verdict ---------------------------------------------
 
-
-@dataclass(frozen=True)
-class Assignment:
-    """One change of a handoff's assignee: who did it, when, from whom, to whom."""
-
-    by: str
-    at: str
-    to: str
-    from_: str | None = None
-
-
-@dataclass(frozen=True)
-class SuggestedReply:
-    text: str
-    source: Literal["draft", "passage", "none"]
-    confidence: float | None = None
-    citations: tuple[Citation, ...] = ()
-
-
-@dataclass(frozen=True)
-class HandoffPacket:
-    """What an agent opens: the handoff plus the live transcript, a summary and a suggested reply."""
-
-    handoff: Handoff
-    transcript: tuple[TranscriptEntry, ...]
-    summary: tuple[str, ...]  # key customer sentences, extractive
-    suggested_reply: SuggestedReply
-    assignments: tuple[Assignment, ...]
-    events: tuple[Mapping[str, object], ...]
-
-
-@dataclass(frozen=True)
-class Feedback:
-    id: int
-    conversation_id: str
-    created_at: str
-    message_id: int | None = None
-    thumbs: Literal["up", "down"] | None = None
-    rating: int | None = None  # 1-5
-    comment: str = ""
-
-
-# -- the learning loop (issue #5) ---------------------------------------------------------------
 
 VerdictKind = Literal["retrieval_miss", "customer_specific", "new_knowledge"]
 
@@ -317,83 +191,6 @@ class Verdict:
     title: str = ""
     similarity: float = 0.0  # cosine of the answer and the supporting chunk
     overlap: float = 0.0  # share of the answer's content words found in that chunk
-
-
-@dataclass(frozen=True)
-class SuggestionSource:
-    """A conversation whose agent answer is behind a suggestion."""
-
-    handoff_id: str | None
-    conversation_id: str | None
-    question: str
-    answer: str
-    agent: str
-    similarity: float
-    created_at: str
-
-
-@dataclass(frozen=True)
-class KnowledgeConflict:
-    """Existing knowledge that answers the same question differently."""
-
-    doc_id: str
-    text: str
-    similarity: float  # of the two questions
-
-
-@dataclass(frozen=True)
-class Resolution:
-    """The learning loop's response to a resolved handoff: the verdict, and a suggestion if any."""
-
-    verdict: Verdict
-    suggestion: Suggestion | None = None
-
-
-@dataclass(frozen=True)
-class LearnedVersion:
-    version: int
-    question: str
-    answer: str
-    approved_by: str
-    approved_at: str
-    status: str  # current | superseded | rolled_back
-    suggestion_id: str | None = None
-    variants: tuple[str, ...] = ()  # other wordings customers used for the question
-
-
-@dataclass(frozen=True)
-class LearnedEntry:
-    """An approved answer in the knowledge base, with its lifecycle and how often the bot used it."""
-
-    id: str
-    doc_id: str
-    question: str
-    answer: str
-    status: str  # active | retired
-    version: int
-    created_by: str
-    created_at: str
-    updated_at: str
-    review_at: str | None = None
-    usage_count: int = 0  # bot replies that cited this entry
-    versions: tuple[LearnedVersion, ...] = ()
-    # customer feedback on bot replies that cited this entry: thumbs_up, thumbs_down, ratings, mean_rating
-    feedback: Mapping[str, float] | None = None
-
-
-@dataclass(frozen=True)
-class RetrievalMiss:
-    id: int
-    question: str
-    answer: str
-    doc_id: str
-    chunk_id: str
-    title: str
-    similarity: float
-    overlap: float
-    created_at: str
-    handoff_id: str | None = None
-    conversation_id: str | None = None
 
 
 # -- generation (issue #4: LLM answerer, grounding guard) ---------------------------------------

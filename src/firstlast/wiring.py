@@ -12,18 +12,19 @@ from typing import Any
 
 from firstlast.answerer.brand_voice import VoiceProfile, load_voice_profile
 from firstlast.answerer.confidence import Calibrator
-from firstlast.answerer.extractive import Answerer, ExtractiveAnswerer
+from firstlast.answerer.extractive import ExtractiveAnswerer
 from firstlast.answerer.grounding import GroundingGuard
+from firstlast.answerer.protocol import Answerer
 from firstlast.bot import Bot
 from firstlast.config import Settings
 from firstlast.db import Database
+from firstlast.desk import SqlDeskStore, SupportDesk
+from firstlast.desk.feedback import FeedbackService
+from firstlast.desk.webhooks import WebhookNotifier
 from firstlast.errors import ConfigError
-from firstlast.handoff.desk import SupportDesk
-from firstlast.handoff.feedback import FeedbackService
 from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.policy import HandoffPolicy, sensitive_matcher
 from firstlast.handoff.sentiment import FrustrationDetector
-from firstlast.handoff.webhook import WebhookNotifier
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.language import LanguageDetector
@@ -50,6 +51,12 @@ class Services:
     # -- handoff: feedback and the webhook worker (stopped by close() on app shutdown) --
     feedback: FeedbackService | None = None
     notifier: WebhookNotifier | None = None
+
+    def reconcile(self) -> tuple[int, int]:
+        """Finish what a failure left half done (on start-up): learning verdicts still pending, and
+        learned knowledge the knowledge base does not hold as the database says it should.
+        Returns (verdicts learned now, knowledge-base documents repaired)."""
+        return self.desk.retry_learning(), self.learning.reconcile()
 
     def close(self) -> None:
         """Stop background workers; the app calls this on shutdown."""
@@ -83,11 +90,18 @@ def _check_embedding(store: KnowledgeStore, embedder: Embedder) -> None:
         )
 
 
-def build(settings: Settings, *, embedder: Embedder | None = None, chat_model: Any = None) -> Services:
+def build(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    chat_model: Any = None,
+    store: KnowledgeStore | None = None,
+) -> Services:
     """Build all services from settings. ``embedder`` may be passed to share one loaded model;
-    ``chat_model`` (a langchain chat model) replaces the one ``settings.llm`` describes."""
+    ``chat_model`` (a langchain chat model) replaces the one ``settings.llm`` describes, and
+    ``store`` the knowledge store (e.g. wrapped to count or to fail)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = build_store(settings)
+    store = store or build_store(settings)
     embedder = embedder or _embedder_for(settings, store)
     _check_embedding(store, embedder)
     chunking = settings.chunking
@@ -153,7 +167,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, chat_model: A
     )
     notifier = build_notifier(settings, db)
     hours = BusinessHours(h.business_hours.timezone, h.business_hours.weekly)
-    desk = SupportDesk(db, bot, learning, hours=hours, notifier=notifier)
+    desk = SupportDesk(SqlDeskStore(db), bot, learning, hours=hours, notifier=notifier)
     return Services(
         settings,
         embedder,

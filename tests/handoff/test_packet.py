@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from firstlast.handoff.packet import suggested_reply, summarize
+from firstlast.records import DraftSnapshot, SourceRef
 from firstlast.types import Citation
 
 
@@ -46,21 +47,21 @@ def test_max_sentences_is_validated() -> None:
         summarize(["a b c"], max_sentences=0)
 
 
-CITATION = {"doc_id": "billing", "chunk_id": "billing#0", "title": "Billing", "url": "https://x/billing"}
-SOURCE = {**CITATION, "score": 0.3, "text": "Invoices are in Settings. Click Billing. Then Download. Extra."}
+CITATION = Citation("billing", "billing#0", "Billing", "https://x/billing")
+SOURCE = SourceRef(
+    *CITATION.__dict__.values(), 0.3, "Invoices are in Settings. Click Billing. Then Download. Extra."
+)
 
 
 def test_suggested_reply_is_the_draft_when_it_has_citations() -> None:
-    reply = suggested_reply(
-        {"text": "Open Settings → Billing.", "confidence": 0.4, "citations": [CITATION]}, [SOURCE]
-    )
+    reply = suggested_reply(DraftSnapshot("Open Settings → Billing.", 0.4, (CITATION,)), [SOURCE])
     assert (reply.source, reply.text, reply.confidence) == ("draft", "Open Settings → Billing.", 0.4)
     assert reply.citations == (Citation("billing", "billing#0", "Billing", "https://x/billing"),)
 
 
 def test_suggested_reply_falls_back_to_the_best_passage_then_to_nothing() -> None:
-    reply = suggested_reply({"text": "", "confidence": None, "citations": []}, [SOURCE])
+    reply = suggested_reply(DraftSnapshot("", None, ()), [SOURCE])
     assert reply.source == "passage"
     assert reply.text == "Invoices are in Settings. Click Billing. Then Download."
     assert reply.citations[0].doc_id == "billing"
-    assert suggested_reply({}, []).source == "none"
+    assert suggested_reply(DraftSnapshot(), []).source == "none"

@@ -150,7 +150,11 @@ class VoiceProfile(BaseModel):
 
     def notice(self, kind: Literal["offer", "offer_declined", "no_answer"], channel: Channel = "chat") -> str:
         """The bot's own lines around a handoff offer, in the voice and within the channel's limit."""
-        message = getattr(self, f"{kind}_message")
+        message = {
+            "offer": self.offer_message,
+            "offer_declined": self.offer_declined_message,
+            "no_answer": self.no_answer_message,
+        }[kind]
         return self.remove_banned(self.apply_vocabulary(message))[: self.max_length.get(channel, 800)]
 
     # -- enforcement shared by both answerers (issue #4) ------------------------------------------

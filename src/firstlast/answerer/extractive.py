@@ -17,16 +17,13 @@ from typing import Protocol
 
 from firstlast.answerer.brand_voice import VoiceProfile
 from firstlast.answerer.confidence import Calibrator, signals
+from firstlast.answerer.protocol import Answerer as Answerer  # re-exported: the seam moved to protocol.py
 from firstlast.answerer.units import Selection, Unit, parse_units, question_parts, render, select
 from firstlast.language import mismatched
 from firstlast.retriever.text import content_words
 from firstlast.types import Chunk, Citation, Draft, Hit, Question
 
 _PARSED_SECTIONS = 2048  # sections whose units are kept parsed
-
-
-class Answerer(Protocol):
-    def answer(self, question: Question, hits: Sequence[Hit]) -> Draft: ...
 
 
 class DocumentSource(Protocol):

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from firstlast.answerer.brand_voice import VoiceProfile, fit
-from firstlast.answerer.extractive import ExtractiveAnswerer
 from firstlast.answerer.grounding import Evidence, GroundingGuard
 from firstlast.answerer.prompt import NO_ANSWER, Passage, build_messages, clean_passage
+from firstlast.answerer.protocol import Answerer
 from firstlast.retriever.text import content_words
 from firstlast.sentences import split_sentences
 from firstlast.types import Channel, Citation, Draft, Grounding, Hit, Question
@@ -77,7 +77,7 @@ class LLMAnswerer:
     def __init__(
         self,
         chat_model: Any,  # a langchain BaseChatModel: .stream(messages) yields message chunks
-        extractive: ExtractiveAnswerer,
+        extractive: Answerer,  # the fallback, and the draft the policy sees before the model runs
         guard: GroundingGuard,
         voice: VoiceProfile,
         *,

@@ -13,33 +13,32 @@ from firstlast.api.schemas import (
     AgentReplyOut,
     Approve,
     Assign,
-    FeedbackOut,
-    HandoffOut,
     HandoffPacketOut,
     Reject,
     Resolve,
-    SuggestionOut,
 )
 from firstlast.errors import BackendError
+from firstlast.learning.records import Suggestion, SuggestionStatus
+from firstlast.records import Feedback, Handoff, HandoffStatus
 
 router = APIRouter(prefix="/v1", tags=["agents"])
 
 
-@router.get("/handoffs", response_model=list[HandoffOut])
+@router.get("/handoffs", response_model=list[Handoff])
 def list_handoffs(
     services: ServicesDep,
     _scope: AgentScope,
-    status: Literal["offered", "open", "assigned", "resolved", "declined"] | None = None,
+    status: HandoffStatus | None = None,
     limit: int = Query(100, ge=1, le=500),
-) -> list[HandoffOut]:
-    return [HandoffOut.of(h) for h in services.desk.handoffs(status, limit)]
+) -> list[Handoff]:
+    return services.desk.handoffs(status, limit)
 
 
 @router.get("/handoffs/{handoff_id}", response_model=HandoffPacketOut, response_model_by_alias=True)
 def read_handoff(handoff_id: str, services: ServicesDep, _scope: AgentScope) -> HandoffPacketOut:
     """The handoff packet: live transcript, customer context, reason, draft and sources, a summary,
     a suggested reply, the assignee and the assignment history."""
-    return HandoffPacketOut.of_packet(services.desk.packet(handoff_id))
+    return HandoffPacketOut.of(services.desk.packet(handoff_id))
 
 
 @router.post("/handoffs/{handoff_id}/reply", response_model=AgentReplyOut)
@@ -49,18 +48,16 @@ def reply_to_handoff(
     handoff, suggestion = services.desk.reply(
         handoff_id, body.agent, body.text, learn=body.learn, resolve=body.resolve
     )
-    return AgentReplyOut(
-        handoff=HandoffOut.of(handoff), suggestion=SuggestionOut.of(suggestion) if suggestion else None
-    )
+    return AgentReplyOut(handoff=handoff, suggestion=suggestion)
 
 
 # -- handoff: assignment, resolution, feedback ----------------------------------------------------
 
 
-@router.post("/handoffs/{handoff_id}/assign", response_model=HandoffOut)
-def assign_handoff(handoff_id: str, body: Assign, services: ServicesDep, _scope: AgentScope) -> HandoffOut:
+@router.post("/handoffs/{handoff_id}/assign", response_model=Handoff)
+def assign_handoff(handoff_id: str, body: Assign, services: ServicesDep, _scope: AgentScope) -> Handoff:
     """(Re)assign; the event records who, when, from and to. Everything else is kept."""
-    return HandoffOut.of(services.desk.assign(handoff_id, body.agent, body.by))
+    return services.desk.assign(handoff_id, body.agent, body.by)
 
 
 @router.post("/handoffs/{handoff_id}/resolve", response_model=AgentReplyOut)
@@ -69,12 +66,10 @@ def resolve_handoff(
 ) -> AgentReplyOut:
     """Resolve after replies sent with ``resolve: false``; the last reply becomes the suggestion."""
     handoff, suggestion = services.desk.resolve(handoff_id, body.agent, learn=body.learn)
-    return AgentReplyOut(
-        handoff=HandoffOut.of(handoff), suggestion=SuggestionOut.of(suggestion) if suggestion else None
-    )
+    return AgentReplyOut(handoff=handoff, suggestion=suggestion)
 
 
-@router.get("/feedback", response_model=list[FeedbackOut])
+@router.get("/feedback", response_model=list[Feedback])
 def list_feedback(
     services: ServicesDep,
     _scope: AgentScope,
@@ -85,12 +80,12 @@ def list_feedback(
     role: Literal["bot", "agent"] | None = Query(None, description="Only feedback on replies by this role"),
     since: datetime | None = Query(None, description="ISO 8601; naive times are UTC"),
     limit: int = Query(100, ge=1, le=500),
-) -> list[FeedbackOut]:
+) -> list[Feedback]:
     if services.feedback is None:
         raise BackendError("feedback is not configured")
     if since is not None:
         since = since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC)
-    found = services.feedback.list(
+    return services.feedback.list(
         conversation_id=conversation_id,
         thumbs=thumbs,
         min_rating=min_rating,
@@ -99,35 +94,32 @@ def list_feedback(
         since=since,
         limit=limit,
     )
-    return [FeedbackOut.of(f) for f in found]
 
 
-@router.get("/suggestions", response_model=list[SuggestionOut])
+@router.get("/suggestions", response_model=list[Suggestion])
 def list_suggestions(
     services: ServicesDep,
     _scope: AgentScope,
-    status: Literal["pending", "approved", "edited", "rejected"] | None = None,
+    status: SuggestionStatus | None = None,
     limit: int = Query(100, ge=1, le=500),
-) -> list[SuggestionOut]:
-    return [SuggestionOut.of(s) for s in services.learning.list(status, limit)]
+) -> list[Suggestion]:
+    return services.learning.list(status, limit)
 
 
-@router.get("/suggestions/{suggestion_id}", response_model=SuggestionOut)
-def read_suggestion(suggestion_id: str, services: ServicesDep, _scope: AgentScope) -> SuggestionOut:
-    return SuggestionOut.of(services.learning.get(suggestion_id))
+@router.get("/suggestions/{suggestion_id}", response_model=Suggestion)
+def read_suggestion(suggestion_id: str, services: ServicesDep, _scope: AgentScope) -> Suggestion:
+    return services.learning.get(suggestion_id)
 
 
-@router.post("/suggestions/{suggestion_id}/approve", response_model=SuggestionOut)
+@router.post("/suggestions/{suggestion_id}/approve", response_model=Suggestion)
 def approve_suggestion(
     suggestion_id: str, body: Approve, services: ServicesDep, _scope: AgentScope
-) -> SuggestionOut:
-    return SuggestionOut.of(
-        services.learning.approve(suggestion_id, body.approver, body.answer, body.review_at)
-    )
+) -> Suggestion:
+    return services.learning.approve(suggestion_id, body.approver, body.answer, body.review_at)
 
 
-@router.post("/suggestions/{suggestion_id}/reject", response_model=SuggestionOut)
+@router.post("/suggestions/{suggestion_id}/reject", response_model=Suggestion)
 def reject_suggestion(
     suggestion_id: str, body: Reject, services: ServicesDep, _scope: AgentScope
-) -> SuggestionOut:
-    return SuggestionOut.of(services.learning.reject(suggestion_id, body.approver, body.note))
+) -> Suggestion:
+    return services.learning.reject(suggestion_id, body.approver, body.note)

@@ -88,7 +88,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(knowledge.router)
 
-    # -- handoff: stop the webhook worker thread when the server shuts down --
+    # finish what a failure left half done (pending learning, knowledge-base writes); stop the
+    # webhook worker thread when the server shuts down
+    app.router.on_startup.append(services.reconcile)
     app.router.on_shutdown.append(services.close)
 
     app.include_router(learning_routes.router)  # learning loop (issue #5)

@@ -15,18 +15,13 @@ from fastapi.responses import StreamingResponse
 
 from firstlast.api.deps import CallerScope, ServicesDep
 from firstlast.api.schemas import (
-    CitationOut,
     ConversationCreate,
     ConversationCreated,
-    ConversationOut,
     FeedbackCreate,
-    FeedbackOut,
-    GroundingOut,
     MessageCreate,
-    MessageOut,
     ReplyOut,
 )
-from firstlast.types import PostedMessage
+from firstlast.records import Conversation, Feedback, PostedMessage
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
@@ -48,15 +43,15 @@ def open_conversation(
     body: ConversationCreate, services: ServicesDep, _scope: CallerScope
 ) -> ConversationCreated:
     conversation, token = services.desk.start(body.channel, body.context.model_dump())
-    return ConversationCreated(**ConversationOut.of(conversation).model_dump(), token=token)
+    return ConversationCreated.of(conversation, token)
 
 
-@router.get("/{conversation_id}", response_model=ConversationOut)
+@router.get("/{conversation_id}", response_model=Conversation)
 def read_conversation(
     conversation_id: str, services: ServicesDep, scope: CallerScope, x_conversation_token: TokenHeader = None
-) -> ConversationOut:
+) -> Conversation:
     _authorize(services, scope, conversation_id, x_conversation_token)
-    return ConversationOut.of(services.desk.conversation(conversation_id))
+    return services.desk.conversation(conversation_id)
 
 
 @router.post(
@@ -78,51 +73,31 @@ def send_message(
     context = body.context.model_dump(exclude_none=True) if body.context else None
     if accept and "text/event-stream" in accept:
         return _stream(services, conversation_id, body.text, context)
-    return _reply_out(services.desk.post(conversation_id, body.text, context))
-
-
-def _reply_out(posted: PostedMessage) -> ReplyOut:
-    reply = posted.reply
-    outcome = posted.outcome
-    grounding = outcome.draft.grounding if outcome and outcome.draft else None
-    return ReplyOut(
-        conversation_id=posted.conversation_id,
-        message=MessageOut.of(posted.customer_message),
-        reply=MessageOut.of(reply) if reply else None,
-        decision=reply.decision if reply else None,
-        reason=reply.reason if reply else None,
-        confidence=reply.confidence if reply else None,
-        citations=[CitationOut.of(c) for c in reply.citations] if reply else [],
-        handoff_id=posted.handoff_id,
-        grounding=GroundingOut.of(grounding) if grounding else None,
-        latency_ms=outcome.latency_ms if outcome else None,
-        first_delta_ms=outcome.first_delta_ms if outcome else None,
-    )
+    return ReplyOut.of(services.desk.post(conversation_id, body.text, context))
 
 
 # -- handoff: customer feedback ------------------------------------------------------------------
 
 
-@router.post("/{conversation_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=FeedbackOut)
+@router.post("/{conversation_id}/feedback", status_code=status.HTTP_201_CREATED, response_model=Feedback)
 def give_feedback(
     conversation_id: str,
     body: FeedbackCreate,
     services: ServicesDep,
     scope: CallerScope,
     x_conversation_token: TokenHeader = None,
-) -> FeedbackOut:
+) -> Feedback:
     """Thumbs up/down or a 1-5 rating, on the conversation or on one bot/agent reply (``message_id``)."""
     _authorize(services, scope, conversation_id, x_conversation_token)
     if services.feedback is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "feedback is not configured")
-    feedback = services.feedback.add(
+    return services.feedback.add(
         conversation_id,
         thumbs=body.thumbs,
         rating=body.rating,
         comment=body.comment,
         message_id=body.message_id,
     )
-    return FeedbackOut.of(feedback)
 
 
 def _sse(event: str, data: dict[str, object]) -> str:
@@ -162,7 +137,7 @@ def _stream(
             if isinstance(item, str):
                 yield _sse("delta", {"text": item})
             elif isinstance(item, _Done):
-                yield _sse("final", _reply_out(item.posted).model_dump(mode="json"))
+                yield _sse("final", ReplyOut.of(item.posted).model_dump(mode="json"))
                 return
             else:
                 log.error("reply stream failed", exc_info=item)

@@ -8,7 +8,9 @@ from fastapi import APIRouter, HTTPException, UploadFile, status
 
 from firstlast.api.deps import AdminScope, ServicesDep
 from firstlast.api.schemas import DocumentOut, IngestOut
+from firstlast.errors import Conflict
 from firstlast.ingest.loaders import parse_bytes
+from firstlast.learning.verdict import LEARNED_SOURCE
 
 router = APIRouter(prefix="/v1/knowledge", tags=["knowledge"])
 UPLOAD_SOURCE = "upload"
@@ -39,6 +41,15 @@ def list_documents(services: ServicesDep, _scope: AdminScope, source: str | None
 
 @router.delete("/{doc_id:path}", status_code=status.HTTP_200_OK)
 def delete_document(doc_id: str, services: ServicesDep, _scope: AdminScope) -> dict[str, object]:
+    """Remove an uploaded or ingested document. Learned knowledge has a lifecycle of its own (usage,
+    versions, rollback), so it leaves the knowledge base by being retired, never from here."""
+    info = services.store.documents().get(doc_id)
+    if doc_id.startswith(f"{LEARNED_SOURCE}/") or (info is not None and info.source == LEARNED_SOURCE):
+        entry = doc_id.removeprefix(f"{LEARNED_SOURCE}/")
+        raise Conflict(
+            f"document {doc_id} is a learned entry; retire it instead (POST /v1/learned/{entry}/retire), "
+            "so its history, usage and suggestion stay right"
+        )
     removed = services.ingestor.delete([doc_id])
     if removed == 0:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"document {doc_id} not found")

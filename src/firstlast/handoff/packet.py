@@ -1,5 +1,5 @@
 """The handoff packet an agent opens: live transcript, an extractive summary, a suggested reply and
-the assignment history. Pure functions over stored rows; the desk does the reading.
+the assignment history. Pure functions over typed records; the desk does the reading.
 
 The summary needs no LLM: it keeps the few customer sentences whose content words recur most across
 what the customer wrote (the topic), boosted when they overlap the handed-off question, in order.
@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
-from firstlast.retriever.text import content_words
-from firstlast.sentences import split_sentences
-from firstlast.types import (
+from firstlast.records import (
     Assignment,
-    Citation,
+    DraftSnapshot,
     Handoff,
     HandoffPacket,
+    HistoryEvent,
+    SourceRef,
     SuggestedReply,
     TranscriptEntry,
 )
+from firstlast.retriever.text import content_words
+from firstlast.sentences import split_sentences
+from firstlast.types import Citation
 
 
 def summarize(customer_texts: Sequence[str], question: str = "", max_sentences: int = 3) -> tuple[str, ...]:
@@ -58,32 +60,34 @@ def summarize(customer_texts: Sequence[str], question: str = "", max_sentences: 
     return tuple(sentence for _, sentence, _ in sorted(picked))
 
 
-def suggested_reply(draft: Mapping[str, Any], sources: Sequence[Mapping[str, Any]]) -> SuggestedReply:
+def suggested_reply(draft: DraftSnapshot, sources: Sequence[SourceRef]) -> SuggestedReply:
     """The bot's draft when it had one with citations; else the best retrieved passage; else nothing."""
-    citations = tuple(Citation(**c) for c in draft.get("citations") or [])
-    text = str(draft.get("text") or "").strip()
-    if text and citations:
-        return SuggestedReply(text, "draft", draft.get("confidence"), citations)
+    text = draft.text.strip()
+    if text and draft.citations:
+        return SuggestedReply(text, "draft", draft.confidence, draft.citations)
     if sources:
         best = sources[0]
-        passage = " ".join(split_sentences(str(best.get("text", "")))[:3])
+        passage = " ".join(split_sentences(best.text)[:3])
         if passage:
-            cited = Citation(str(best["doc_id"]), str(best["chunk_id"]), str(best["title"]), str(best["url"]))
-            return SuggestedReply(passage, "passage", draft.get("confidence"), (cited,))
-    return SuggestedReply("", "none", draft.get("confidence"))
+            cited = Citation(best.doc_id, best.chunk_id, best.title, best.url)
+            return SuggestedReply(passage, "passage", draft.confidence, (cited,))
+    return SuggestedReply("", "none", draft.confidence)
 
 
 def build_packet(
     handoff: Handoff,
     transcript: Sequence[TranscriptEntry],
-    events: Sequence[Mapping[str, Any]],
+    events: Sequence[HistoryEvent],
 ) -> HandoffPacket:
     assignments = tuple(
         Assignment(
-            by=str(e["actor"]), at=str(e["at"]), to=str(e["detail"]["to"]), from_=e["detail"].get("from")
+            by=e.actor,
+            at=e.at,
+            to=str(e.detail["to"]),
+            from_=str(e.detail["from"]) if e.detail.get("from") is not None else None,
         )
         for e in events
-        if e["action"] == "assigned"
+        if e.action == "assigned"
     )
     customer = [t.text for t in transcript if t.role == "customer"]
     return HandoffPacket(

@@ -1,4 +1,5 @@
-"""The conversation state machine: one transition table, and a Conflict (HTTP 409) for anything else.
+"""The conversation and handoff state machines: one transition table each, and a Conflict (HTTP 409)
+for anything else (``firstlast.lifecycle``).
 
      bot ──offer──> offered ──accept──> awaiting_agent ──claim──> with_agent ──resolve──> resolved
       │ ^              │                     ^    (assignment or       │ (replies,          │
@@ -9,21 +10,24 @@
 A customer message keeps ``awaiting_agent`` and ``with_agent`` as they are (stored, the bot stays
 quiet). After a resolution the next customer message goes to the bot; only the policy's decision on
 *that* message can open a new handoff, so a resolved conversation never loops back by itself.
+
+The handoff record itself (created ``offered`` or ``open`` by the policy's decision):
+
+    offered --accept--> open --claim--> assigned --resolve--> resolved
+            --decline--> declined       (claim: reassignment; reply: more answers)
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from firstlast.errors import Conflict
+from firstlast.lifecycle import Lifecycle
+from firstlast.records import ConversationStatus, HandoffStatus
+
+__all__ = ["CONVERSATION", "HANDOFF", "TRANSITIONS", "Event", "HandoffEvent", "HandoffStatus", "State"]
 
 
-class State(StrEnum):
-    BOT = "bot"
-    OFFERED = "offered"  # the bot offered a person and waits for yes / no
-    AWAITING_AGENT = "awaiting_agent"
-    WITH_AGENT = "with_agent"
-    RESOLVED = "resolved"
+State = ConversationStatus  # the conversation's states (records.py), by their short name here
 
 
 class Event(StrEnum):
@@ -53,22 +57,41 @@ TRANSITIONS: dict[tuple[State, Event], State] = {
 }
 
 
+CONVERSATION: Lifecycle[State, Event] = Lifecycle("conversation", State, TRANSITIONS)
+
+
 def transition(state: str, event: Event) -> State:
     """The state after ``event``; Conflict when the table has no such transition.
 
     >>> transition("awaiting_agent", Event.CLAIM)
     <State.WITH_AGENT: 'with_agent'>
     """
-    try:
-        current = State(state)
-    except ValueError:
-        raise Conflict(f"conversation is in an unknown state {state!r}") from None
-    after = TRANSITIONS.get((current, event))
-    if after is None:
-        raise Conflict(f"cannot {event.value} a conversation that is {current.value}")
-    return after
+    return CONVERSATION.next(state, event)
 
 
 def bot_answers(state: str) -> bool:
     """Does the bot reply to a customer message in this state (after the message transition)?"""
     return State(state) is State.BOT
+
+
+class HandoffEvent(StrEnum):
+    ACCEPT = "accept"
+    DECLINE = "decline"
+    CLAIM = "claim"  # assignment, reassignment or an agent's first reply
+    REPLY = "reply"
+    RESOLVE = "resolve"
+
+
+HANDOFF: Lifecycle[HandoffStatus, HandoffEvent] = Lifecycle(
+    "handoff",
+    HandoffStatus,
+    {
+        (HandoffStatus.OFFERED, HandoffEvent.ACCEPT): HandoffStatus.OPEN,
+        (HandoffStatus.OFFERED, HandoffEvent.DECLINE): HandoffStatus.DECLINED,
+        (HandoffStatus.OPEN, HandoffEvent.CLAIM): HandoffStatus.ASSIGNED,
+        (HandoffStatus.ASSIGNED, HandoffEvent.CLAIM): HandoffStatus.ASSIGNED,
+        (HandoffStatus.ASSIGNED, HandoffEvent.REPLY): HandoffStatus.ASSIGNED,
+        (HandoffStatus.ASSIGNED, HandoffEvent.RESOLVE): HandoffStatus.RESOLVED,
+    },
+    hints={HandoffEvent.RESOLVE: "reply to it before resolving"},
+)

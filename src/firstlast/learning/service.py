@@ -14,91 +14,33 @@ Learned entries then live in :mod:`firstlast.learning.entries` (retire, rollback
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from firstlast.db import (
-    ConversationRow,
-    Database,
-    RetrievalMissRow,
-    SuggestionFlagRow,
-    SuggestionRow,
-    SuggestionSourceRow,
-    iso,
-    utcnow,
-)
-from firstlast.errors import Conflict, InvalidInput, NotFound
+from firstlast.db import Database, RetrievalMissRow, SuggestionFlagRow, SuggestionRow, SuggestionSourceRow
+from firstlast.errors import InvalidInput
 from firstlast.ingest.pipeline import Ingestor
+from firstlast.learning.decisions import SuggestionDecisions, load_suggestion, suggestion_row
 from firstlast.learning.entries import LearnedEntries
 from firstlast.learning.generalise import generalise_question, question_reason
-from firstlast.learning.pii import customer_names, scrub
+from firstlast.learning.matching import KnowledgeMatching, question_overlap
+from firstlast.learning.pii import scrub
+from firstlast.learning.records import Resolution, RetrievalMiss, Suggestion, SuggestionStatus
+from firstlast.learning.sync import KnowledgeSync
 from firstlast.learning.verdict import LEARNED_SOURCE, ResolutionJudge
+from firstlast.mapping import to_record
 from firstlast.retriever.chroma_store import KnowledgeStore
-from firstlast.retriever.embeddings import DocumentVectors, Embedder
-from firstlast.retriever.text import content_words
-from firstlast.types import (
-    KnowledgeConflict,
-    Resolution,
-    RetrievalMiss,
-    Suggestion,
-    SuggestionSource,
-    Verdict,
-)
+from firstlast.retriever.embeddings import Embedder
 
-__all__ = ["LEARNED_SOURCE", "PROMPT", "LearningService", "question_overlap"]
+__all__ = ["LEARNED_SOURCE", "PROMPT", "LearningService", "question_overlap"]  # question_overlap: matching.py
 
 PROMPT = (
     "I hadn't seen this question before — is it right that, when a customer asks “{question}”, "
     "the answer is: “{answer}”?"
 )
-
-
-def question_overlap(a: str, b: str) -> float:
-    """Content words two questions share, over the shorter question's content words."""
-    wa, wb = content_words(a), content_words(b)
-    return len(wa & wb) / (min(len(wa), len(wb)) or 1)
-
-
-def to_suggestion(
-    row: SuggestionRow,
-    sources: Sequence[SuggestionSourceRow] = (),
-    flag: SuggestionFlagRow | None = None,
-) -> Suggestion:
-    return Suggestion(
-        id=row.id,
-        question=row.question,
-        answer=row.answer,
-        prompt=row.prompt,
-        status=row.status,
-        created_at=iso(row.created_at) or "",
-        handoff_id=row.handoff_id,
-        conversation_id=row.conversation_id,
-        suggested_by=row.suggested_by,
-        decided_by=row.decided_by,
-        decided_at=iso(row.decided_at),
-        final_answer=row.final_answer,
-        learned_doc_id=row.learned_doc_id,
-        note=row.note,
-        count=max(len(sources), 1),
-        sources=tuple(
-            SuggestionSource(
-                handoff_id=src.handoff_id,
-                conversation_id=src.conversation_id,
-                question=src.question,
-                answer=src.answer,
-                agent=src.agent,
-                similarity=src.similarity,
-                created_at=iso(src.created_at) or "",
-            )
-            for src in sources
-        ),
-        conflict=KnowledgeConflict(flag.conflict_doc_id, flag.conflict_text, flag.similarity)
-        if flag
-        else None,
-    )
 
 
 class LearningService:
@@ -123,11 +65,21 @@ class LearningService:
         self._store = store
         self._embedder = embedder
         self.judge = judge or ResolutionJudge(store, embedder)
-        self.entries = LearnedEntries(db, ingestor, section_sentences)
-        self._vectors = DocumentVectors(embedder)
-        self.same_question_similarity = same_question_similarity
-        self.same_question_overlap = same_question_overlap
-        self.agree_similarity = agree_similarity
+        self.sync = KnowledgeSync(db, ingestor, store, section_sentences)
+        self.entries = LearnedEntries(db, self.sync)
+        self.decisions = SuggestionDecisions(db, self.entries, self.sync)
+        self.matching = KnowledgeMatching(
+            store,
+            embedder,
+            self.entries,
+            same_question_similarity=same_question_similarity,
+            same_question_overlap=same_question_overlap,
+            agree_similarity=agree_similarity,
+        )
+
+    @property
+    def same_question_similarity(self) -> float:
+        return self.matching.same_question_similarity
 
     # -- a handoff was resolved -------------------------------------------------------------------
     def on_resolved(
@@ -143,7 +95,7 @@ class LearningService:
         """Decide what the agent's answer means; record the verdict; suggest new knowledge."""
         verdict = self.judge.judge(question, answer, names)
         if verdict.kind == "new_knowledge":
-            known = self._learned_agreeing(verdict.question, verdict.answer)
+            known = self.matching.learned_agreeing(verdict.question, verdict.answer)
             if known is not None:
                 verdict = known
         suggestion = None
@@ -231,7 +183,7 @@ class LearningService:
             self._db.record(
                 s, "suggestion", row.id, "merged", agent, handoff_id=handoff_id, similarity=similarity
             )
-            return self._load(s, row)
+            return load_suggestion(s, row)
         row = SuggestionRow(
             id=uuid.uuid4().hex,
             handoff_id=handoff_id,
@@ -239,6 +191,7 @@ class LearningService:
             question=question,
             answer=answer,
             prompt=PROMPT.format(question=question, answer=answer),
+            status=SuggestionStatus.PENDING,
             suggested_by=agent,
         )
         s.add(row)
@@ -254,7 +207,7 @@ class LearningService:
                 similarity=1.0,
             )
         )
-        conflict = self._conflict(question, answer)
+        conflict = self.matching.conflict(question, answer)
         if conflict is not None:
             s.add(
                 SuggestionFlagRow(
@@ -274,97 +227,24 @@ class LearningService:
             handoff_id=handoff_id,
             conflict_doc_id=conflict.doc_id if conflict else None,
         )
-        return self._load(s, row)
-
-    # -- same question, agreeing or conflicting knowledge -----------------------------------------
-    def _similar(self, question: str, others: Sequence[str]) -> list[tuple[int, float]]:
-        """(index, cosine) of the ``others`` that ask the same question, most similar first."""
-        if not others:
-            return []
-        vectors = self._vectors.get([question, *others])
-        sims = vectors[1:] @ vectors[0]
-        found = [
-            (i, float(sim))
-            for i, sim in enumerate(sims)
-            if sim >= self.same_question_similarity
-            and question_overlap(question, others[i]) >= self.same_question_overlap
-        ]
-        return sorted(found, key=lambda pair: -pair[1])
-
-    def _agree(self, answer: str, other: str) -> bool:
-        a, b = self._vectors.get([answer, other])
-        return float(a @ b) >= self.agree_similarity
+        return load_suggestion(s, row)
 
     def _same_pending(self, s: Session, question: str) -> tuple[SuggestionRow, float] | None:
         rows = list(
             s.scalars(
                 select(SuggestionRow)
-                .where(SuggestionRow.status == "pending")
+                .where(SuggestionRow.status == SuggestionStatus.PENDING)
                 .order_by(SuggestionRow.created_at.desc())
                 .limit(500)
             )
         )
-        found = self._similar(question, [r.question for r in rows])
+        found = self.matching.similar(question, [r.question for r in rows])
         return (rows[found[0][0]], found[0][1]) if found else None
 
-    def _learned_agreeing(self, question: str, answer: str) -> Verdict | None:
-        """A retrieval-miss verdict when an active learned entry already gives this answer."""
-        active = self.entries.active()
-        for i, sim in self._similar(question, [q for _, q, _ in active]):
-            doc_id, _, known = active[i]
-            if self._agree(answer, known):
-                return Verdict(
-                    "retrieval_miss",
-                    f"the learned entry {doc_id!r} already answers this (question similarity {sim:.2f})",
-                    question,
-                    answer,
-                    doc_id=doc_id,
-                    chunk_id="",
-                    similarity=sim,
-                )
-        return None
-
-    def _conflict(self, question: str, answer: str) -> KnowledgeConflict | None:
-        """Existing knowledge asking the same question with a different answer: a learned entry, or
-        an FAQ-like chunk (its title or heading is a question)."""
-        active = self.entries.active()
-        for i, sim in self._similar(question, [q for _, q, _ in active]):
-            doc_id, _, known = active[i]
-            if not self._agree(answer, known):
-                return KnowledgeConflict(doc_id, known, sim)
-        if self._store.count() == 0:
-            return None
-        found = self._store.dense_search(self._embedder.embed_query(question), 5)
-        faq = [
-            (chunk, heading)
-            for chunk, _ in found
-            if chunk.source != LEARNED_SOURCE
-            for heading in (chunk.section.split(" > ")[-1] if chunk.section else chunk.title,)
-            if heading.rstrip().endswith("?")
-        ]
-        for i, sim in self._similar(question, [heading for _, heading in faq]):
-            chunk = faq[i][0]
-            if not self._agree(answer, chunk.text):
-                return KnowledgeConflict(chunk.doc_id, chunk.text, sim)
-        return None
-
     # -- reads ------------------------------------------------------------------------------------
-    def _load(self, s: Session, row: SuggestionRow) -> Suggestion:
-        sources = list(
-            s.scalars(
-                select(SuggestionSourceRow)
-                .where(SuggestionSourceRow.suggestion_id == row.id)
-                .order_by(SuggestionSourceRow.id)
-            )
-        )
-        return to_suggestion(row, sources, s.get(SuggestionFlagRow, row.id))
-
     def get(self, suggestion_id: str) -> Suggestion:
         with self._db.session() as s:
-            row = s.get(SuggestionRow, suggestion_id)
-            if row is None:
-                raise NotFound(f"suggestion {suggestion_id} not found")
-            return self._load(s, row)
+            return load_suggestion(s, suggestion_row(s, suggestion_id))
 
     def misses(self, doc_id: str | None = None, limit: int = 100) -> list[RetrievalMiss]:
         """Answers the knowledge base already had: the documents retrieval should have found."""
@@ -372,107 +252,25 @@ class LearningService:
             query = select(RetrievalMissRow).order_by(RetrievalMissRow.id.desc()).limit(limit)
             if doc_id:
                 query = query.where(RetrievalMissRow.doc_id == doc_id)
-            return [
-                RetrievalMiss(
-                    id=r.id,
-                    question=r.question,
-                    answer=r.answer,
-                    doc_id=r.doc_id,
-                    chunk_id=r.chunk_id,
-                    title=r.title,
-                    similarity=r.similarity,
-                    overlap=r.overlap,
-                    created_at=iso(r.created_at) or "",
-                    handoff_id=r.handoff_id,
-                    conversation_id=r.conversation_id,
-                )
-                for r in s.scalars(query)
-            ]
+            return [to_record(RetrievalMiss, r) for r in s.scalars(query)]
 
-    # -- decisions --------------------------------------------------------------------------------
+    # -- decisions (learning/decisions.py) -------------------------------------------------------
     def approve(
         self, suggestion_id: str, approver: str, answer: str | None = None, review_at: date | None = None
     ) -> Suggestion:
-        """Approve (optionally with an edited answer) and write it into the knowledge base.
-
-        A suggestion that conflicts with a learned entry becomes that entry's next version (the
-        older one can be rolled back to); otherwise it becomes a new learned entry.
-        """
-        if not approver.strip():
-            raise InvalidInput("approver must not be empty")
-        with self._db.session() as s:
-            row = s.get(SuggestionRow, suggestion_id)
-            if row is None:
-                raise NotFound(f"suggestion {suggestion_id} not found")
-            if row.status != "pending":
-                raise Conflict(f"suggestion {suggestion_id} is already {row.status}")
-            edited = answer is not None and answer.strip() != "" and answer.strip() != row.answer
-            final = scrub(answer.strip(), self._names(s, row)) if edited and answer else row.answer
-            flag = s.get(SuggestionFlagRow, row.id)
-            sources = s.scalars(
-                select(SuggestionSourceRow).where(SuggestionSourceRow.suggestion_id == row.id)
-            )
-            variants = list(dict.fromkeys(src.question for src in sources if src.question != row.question))
-            entry = None
-            if flag is not None and flag.conflict_doc_id.startswith(f"{LEARNED_SOURCE}/"):
-                entry = self.entries.supersede(
-                    s,
-                    flag.conflict_doc_id,
-                    row.question,
-                    final,
-                    approver=approver,
-                    suggestion_id=row.id,
-                    review_at=review_at,
-                    variants=variants,
-                )
-            if entry is None:
-                entry = self.entries.create(
-                    s,
-                    row.id,
-                    row.question,
-                    final,
-                    approver=approver,
-                    suggestion_id=row.id,
-                    conversation_id=row.conversation_id or "",
-                    review_at=review_at,
-                    variants=variants,
-                )
-            row.status = "edited" if edited else "approved"
-            row.final_answer = final
-            row.decided_by = approver
-            row.decided_at = utcnow()
-            row.learned_doc_id = entry.doc_id
-            self._db.record(s, "suggestion", row.id, row.status, approver, doc_id=entry.doc_id)
-            return self._load(s, row)
-
-    def _names(self, s: Session, row: SuggestionRow) -> list[str]:
-        """Customer names of every conversation behind the suggestion, to scrub an edited answer."""
-        sources = s.scalars(select(SuggestionSourceRow).where(SuggestionSourceRow.suggestion_id == row.id))
-        ids = [i for i in {src.conversation_id for src in sources} | {row.conversation_id} if i]
-        names: list[str] = []
-        for conv in s.scalars(select(ConversationRow).where(ConversationRow.id.in_(ids))):
-            names += customer_names((conv.context or {}).get("attributes"))
-        return names
+        """Approve (optionally with an edited answer); the knowledge base follows after the commit."""
+        return self.decisions.approve(suggestion_id, approver, answer, review_at)
 
     def reject(self, suggestion_id: str, approver: str, note: str = "") -> Suggestion:
-        if not approver.strip():
-            raise InvalidInput("approver must not be empty")
-        with self._db.session() as s:
-            row = s.get(SuggestionRow, suggestion_id)
-            if row is None:
-                raise NotFound(f"suggestion {suggestion_id} not found")
-            if row.status != "pending":
-                raise Conflict(f"suggestion {suggestion_id} is already {row.status}")
-            row.status = "rejected"
-            row.decided_by = approver
-            row.decided_at = utcnow()
-            row.note = note
-            self._db.record(s, "suggestion", row.id, "rejected", approver, note=note)
-            return self._load(s, row)
+        return self.decisions.reject(suggestion_id, approver, note)
+
+    def reconcile(self) -> int:
+        """Bring the knowledge base in line with the learned entries (start-up, after a failure)."""
+        return self.sync.reconcile()
 
     def list(self, status: str | None = None, limit: int = 100) -> list[Suggestion]:
         with self._db.session() as s:
             query = select(SuggestionRow).order_by(SuggestionRow.created_at.desc()).limit(limit)
             if status:
                 query = query.where(SuggestionRow.status == status)
-            return [self._load(s, r) for r in s.scalars(query)]
+            return [load_suggestion(s, r) for r in s.scalars(query)]

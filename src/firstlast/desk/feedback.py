@@ -7,32 +7,14 @@ feedback.list(thumbs="down", since=datetime(2026, 1, 1, tzinfo=UTC))
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 
-from firstlast.db import ConversationRow, Database, FeedbackRow, MessageRow, iso
+from firstlast.db import ConversationRow, Database, FeedbackRow, MessageRow
 from firstlast.errors import InvalidInput, NotFound
-from firstlast.types import Feedback
-
-MAX_COMMENT_CHARS = 2000
-
-
-def to_feedback(row: FeedbackRow) -> Feedback:
-    return Feedback(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        created_at=iso(row.created_at) or "",
-        message_id=row.message_id,
-        thumbs=row.thumbs,  # type: ignore[arg-type]
-        rating=row.rating,
-        comment=row.comment,
-    )
-
-
-def conversation_feedback(session: Any, conversation_id: str) -> tuple[Feedback, ...]:
-    query = select(FeedbackRow).where(FeedbackRow.conversation_id == conversation_id).order_by(FeedbackRow.id)
-    return tuple(to_feedback(r) for r in session.scalars(query))
+from firstlast.mapping import to_record
+from firstlast.records import Feedback
+from firstlast.types import MAX_NOTE_CHARS
 
 
 class FeedbackService:
@@ -58,8 +40,8 @@ class FeedbackService:
         if rating is not None and not 1 <= rating <= 5:
             raise InvalidInput(f"rating must be from 1 to 5, got {rating}")
         comment = comment.strip()
-        if len(comment) > MAX_COMMENT_CHARS:
-            raise InvalidInput(f"comment must be at most {MAX_COMMENT_CHARS} characters, got {len(comment)}")
+        if len(comment) > MAX_NOTE_CHARS:
+            raise InvalidInput(f"comment must be at most {MAX_NOTE_CHARS} characters, got {len(comment)}")
         with self._db.session() as s:
             if s.get(ConversationRow, conversation_id) is None:
                 raise NotFound(f"conversation {conversation_id} not found")
@@ -80,7 +62,7 @@ class FeedbackService:
             )
             s.add(row)
             s.flush()
-            return to_feedback(row)
+            return to_record(Feedback, row)
 
     def list(
         self,
@@ -110,4 +92,4 @@ class FeedbackService:
                 query = query.join(MessageRow, MessageRow.id == FeedbackRow.message_id).where(
                     MessageRow.role == role
                 )
-            return [to_feedback(r) for r in s.scalars(query)]
+            return [to_record(Feedback, r) for r in s.scalars(query)]

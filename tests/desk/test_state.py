@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from firstlast.db import MessageRow
-from firstlast.handoff.desk import _conversation_state, _history
+from firstlast.desk.state import conversation_state as _conversation_state
+from firstlast.desk.state import history as _history
+from firstlast.records import Message
 
 
-def _m(role: str, text: str = "t", decision: str | None = None, reason: str | None = None) -> MessageRow:
-    return MessageRow(role=role, text=text, decision=decision, reason=reason)
+def _m(role: str, text: str = "t", decision: str | None = None, reason: str | None = None) -> Message:
+    return Message(0, role, text, "", decision=decision, reason=reason)  # type: ignore[arg-type]
 
 
 def test_streak_counts_unanswered_bot_turns_back_to_the_last_answer() -> None:

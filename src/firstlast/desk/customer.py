@@ -1,0 +1,237 @@
+"""The customer's side of the desk: open a conversation, and take each message to the bot, to the
+offer's answer, or to the agent who owns the conversation.
+
+Everything the reply depends on (channel, language, offers made, the streak, business hours) goes
+into the bot's input, and what the bot renders, and streams, is what is stored: the desk never
+rewrites a reply.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, cast
+
+from firstlast.bot import Bot
+from firstlast.db import utcnow
+from firstlast.desk.notify import Notifications
+from firstlast.desk.state import conversation_state, handoff_question, history
+from firstlast.desk.store import DeskStore, DeskTransaction
+from firstlast.errors import InvalidInput
+from firstlast.handoff.hours import BusinessHours
+from firstlast.handoff.policy import answer_to_offer
+from firstlast.handoff.states import CONVERSATION, HANDOFF, Event, HandoffEvent, State
+from firstlast.records import (
+    Conversation,
+    DraftSnapshot,
+    Handoff,
+    HandoffStatus,
+    Message,
+    NewMessage,
+    PostedMessage,
+    SourceRef,
+    TranscriptLine,
+)
+from firstlast.types import CHANNELS, MAX_MESSAGE_CHARS, Channel, Outcome, Question
+
+OnDelta = Callable[[str], None]
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CustomerTurns:
+    def __init__(
+        self,
+        store: DeskStore,
+        bot: Bot,
+        notifications: Notifications,
+        *,
+        hours: BusinessHours | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._store = store
+        self._bot = bot
+        self._notify = notifications
+        self._hours = hours or BusinessHours()
+        self._clock = clock
+
+    def start(
+        self, channel: str = "chat", context: Mapping[str, Any] | None = None
+    ) -> tuple[Conversation, str]:
+        """Open a conversation; returns it and the secret token the visitor uses to reach it."""
+        if channel not in CHANNELS:
+            raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
+        token, conversation_id = secrets.token_urlsafe(24), uuid.uuid4().hex
+        with self._store.transaction() as tx:
+            tx.add_conversation(
+                conversation_id, hash_token(token), cast(Channel, channel), dict(context or {})
+            )
+            return tx.conversation(conversation_id), token
+
+    def check_token(self, conversation_id: str, token: str) -> bool:
+        with self._store.transaction() as tx:
+            return hmac.compare_digest(tx.token_hash(conversation_id), hash_token(token))
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        with self._store.transaction() as tx:
+            return tx.conversation(conversation_id)
+
+    def post(
+        self,
+        conversation_id: str,
+        text: str,
+        context: Mapping[str, Any] | None = None,
+        on_delta: OnDelta | None = None,
+    ) -> PostedMessage:
+        """A customer message: store it, then answer to an offer, stay quiet while an agent owns the
+        conversation, or let the bot answer, offer a person or hand off.
+
+        ``on_delta`` receives the reply's text as the bot produces it; joined, it is the stored reply."""
+        text = text.strip()
+        if not text:
+            raise InvalidInput("message text must not be empty")
+        if len(text) > MAX_MESSAGE_CHARS:
+            raise InvalidInput(
+                f"message text must be at most {MAX_MESSAGE_CHARS} characters, got {len(text)}"
+            )
+        with self._notify.batch() as outgoing, self._store.transaction() as tx:
+            conv = tx.conversation(conversation_id)
+            if context:
+                conv = replace(conv, context={**conv.context, **dict(context)})
+            earlier = list(conv.messages)
+            customer = tx.add_message(conv.id, NewMessage("customer", text, context=dict(context or {})))
+            posted = None
+            if conv.status == State.OFFERED:
+                posted = self._answer_offer(tx, conv, earlier, customer, outgoing, on_delta)
+                conv = tx.conversation(conv.id)  # the offer is answered or set aside
+            if posted is None:
+                posted = self._to_bot(tx, conv, earlier, customer, outgoing, on_delta)
+            return posted
+
+    def _to_bot(
+        self,
+        tx: DeskTransaction,
+        conv: Conversation,
+        earlier: list[Message],
+        customer: Message,
+        outgoing: list[tuple[str, Handoff]],
+        on_delta: OnDelta | None,
+    ) -> PostedMessage:
+        conv = replace(conv, status=CONVERSATION.next(conv.status, Event.MESSAGE))
+        tx.save_conversation(conv)
+        if conv.status != State.BOT:  # an agent owns the conversation: the bot stays quiet
+            return PostedMessage(conv.id, customer, None, None, None)
+        state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
+        question = Question(customer.text, history(earlier), conv.channel)
+        outcome = self._bot.ask(question, state, on_delta=on_delta)
+        decision, draft = outcome.decision, outcome.draft
+        reply = self._bot_says(
+            tx,
+            conv.id,
+            outcome.reply_text,  # exactly what was streamed
+            confidence=draft.confidence if draft else None,
+            citations=draft.citations if draft and decision.action == "answer" else (),
+            decision=decision.action,
+            reason=decision.reason.value if decision.reason else None,
+        )
+        grounding = draft.grounding if draft else None
+        if grounding is not None:  # issue #4: how a generated reply was grounded
+            tx.record(
+                "message",
+                str(reply.id),
+                f"llm_{grounding.mode}",
+                "bot",
+                reason=grounding.reason,
+                dropped=list(grounding.dropped),
+            )
+        handoff_id = None
+        if decision.action in ("handoff", "offer"):
+            handoff = self._open_handoff(tx, conv, [*earlier, customer, reply], outcome, reply.id)
+            handoff_id = handoff.id
+            if handoff.status == HandoffStatus.OPEN:
+                outgoing.append(("handoff.opened", handoff))
+        return PostedMessage(conv.id, customer, reply, outcome, handoff_id)
+
+    def _answer_offer(
+        self,
+        tx: DeskTransaction,
+        conv: Conversation,
+        earlier: list[Message],
+        customer: Message,
+        outgoing: list[tuple[str, Handoff]],
+        on_delta: OnDelta | None,
+    ) -> PostedMessage | None:
+        """The customer replies to the offer of a person: yes opens the handoff, no declines it, and
+        anything else declines it silently and goes to the bot as a new message (None)."""
+        offer = tx.offered_handoff(conv.id)
+        answer = answer_to_offer(customer.text)
+        accepted = answer == "yes" and offer is not None
+        conv = replace(
+            conv, status=CONVERSATION.next(conv.status, Event.ACCEPT if accepted else Event.DECLINE)
+        )
+        tx.save_conversation(conv)
+        if answer is None or (answer == "yes" and offer is None):
+            if offer is not None:
+                tx.save_handoff(replace(offer, status=HANDOFF.next(offer.status, HandoffEvent.DECLINE)))
+                tx.record("handoff", offer.id, "declined", "customer", implicit=True)
+            return None
+        state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
+        text = self._bot.notice("handoff" if accepted else "offer_declined", conv.channel, state, on_delta)
+        reason = offer.reason if offer is not None else None
+        reply = self._bot_says(
+            tx, conv.id, text, decision="handoff" if accepted else "declined", reason=reason
+        )
+        if offer is None:
+            return PostedMessage(conv.id, customer, reply, None, None)
+        event = HandoffEvent.ACCEPT if accepted else HandoffEvent.DECLINE
+        offer = replace(offer, status=HANDOFF.next(offer.status, event))
+        tx.save_handoff(offer)
+        if accepted:
+            tx.record("handoff", offer.id, "opened", "customer", reason=offer.reason, message_id=reply.id)
+            outgoing.append(("handoff.opened", offer))
+        else:
+            tx.record("handoff", offer.id, "declined", "customer")
+        return PostedMessage(conv.id, customer, reply, None, offer.id)
+
+    def _bot_says(self, tx: DeskTransaction, conversation_id: str, text: str, **values: Any) -> Message:
+        return tx.add_message(conversation_id, NewMessage("bot", text, self._bot.voice.persona, **values))
+
+    def _open_handoff(
+        self,
+        tx: DeskTransaction,
+        conv: Conversation,
+        messages: Sequence[Message],
+        outcome: Outcome,
+        message_id: int,
+    ) -> Handoff:
+        offered = outcome.decision.action == "offer"
+        draft = outcome.draft
+        handoff = Handoff(
+            id=uuid.uuid4().hex,
+            conversation_id=conv.id,
+            status=HandoffStatus.OFFERED if offered else HandoffStatus.OPEN,
+            reason=outcome.decision.reason.value if outcome.decision.reason else "unknown",
+            detail=outcome.decision.detail,
+            question=handoff_question(outcome),
+            transcript=tuple(TranscriptLine(m.role, m.text, m.created_at) for m in messages),
+            customer_context=dict(conv.context),
+            sources=tuple(
+                SourceRef(h.chunk.doc_id, h.chunk.id, h.chunk.title, h.chunk.url, h.score, h.chunk.text[:500])
+                for h in outcome.hits[:5]
+            ),
+            draft=DraftSnapshot(draft.text, draft.confidence, draft.citations) if draft else DraftSnapshot(),
+            created_at=utcnow().isoformat(),
+        )
+        tx.add_handoff(handoff)
+        event = Event.OFFER if offered else Event.HANDOFF
+        tx.save_conversation(replace(conv, status=CONVERSATION.next(conv.status, event)))
+        action = "offered" if offered else "opened"
+        tx.record("handoff", handoff.id, action, "bot", reason=handoff.reason, message_id=message_id)
+        return tx.handoff(handoff.id)

@@ -1,0 +1,169 @@
+"""The desk's store on SQLAlchemy (SQLite by default): the product's implementation of ``DeskStore``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from firstlast.db import (
+    ConversationRow,
+    Database,
+    EventRow,
+    FeedbackRow,
+    HandoffRow,
+    MessageRow,
+    OutboxRow,
+    utcnow,
+)
+from firstlast.errors import NotFound
+from firstlast.handoff.states import State
+from firstlast.mapping import row_values, to_record
+from firstlast.records import (
+    Conversation,
+    Feedback,
+    Handoff,
+    HandoffStatus,
+    HistoryEvent,
+    Message,
+    NewMessage,
+    OutboxJob,
+)
+from firstlast.types import Channel
+
+
+class SqlDeskStore:
+    """>>> with SqlDeskStore(db).transaction() as tx: tx.handoffs(HandoffStatus.OPEN)"""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlDeskTransaction]:
+        with self._db.session() as session:
+            yield SqlDeskTransaction(session)
+
+
+class SqlDeskTransaction:
+    def __init__(self, session: Session) -> None:
+        self._s = session
+
+    # -- conversations and their messages ---------------------------------------------------------
+    def add_conversation(
+        self, conversation_id: str, token_hash: str, channel: Channel, context: Mapping[str, Any]
+    ) -> None:
+        row = ConversationRow(id=conversation_id, token_hash=token_hash, channel=channel, status=State.BOT)
+        self._s.add(row)
+        row.context = dict(context)
+        self._s.flush()
+
+    def _conversation_row(self, conversation_id: str) -> ConversationRow:
+        row = self._s.get(ConversationRow, conversation_id)
+        if row is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return row
+
+    def conversation(self, conversation_id: str) -> Conversation:
+        row = self._conversation_row(conversation_id)
+        feedback = self._s.scalars(
+            select(FeedbackRow).where(FeedbackRow.conversation_id == row.id).order_by(FeedbackRow.id)
+        )
+        return to_record(
+            Conversation,
+            row,
+            messages=self.messages(row.id),
+            feedback=[to_record(Feedback, f) for f in feedback],
+        )
+
+    def token_hash(self, conversation_id: str) -> str:
+        return self._conversation_row(conversation_id).token_hash
+
+    def save_conversation(self, conversation: Conversation) -> None:
+        row = self._conversation_row(conversation.id)
+        row.status, row.context, row.updated_at = conversation.status, dict(conversation.context), utcnow()
+
+    def add_message(self, conversation_id: str, message: NewMessage) -> Message:
+        row = MessageRow(
+            conversation_id=conversation_id, created_at=utcnow(), **row_values(MessageRow, message)
+        )
+        self._s.add(row)
+        self._s.flush()
+        return to_record(Message, row)
+
+    def messages(self, conversation_id: str, up_to: int | None = None) -> list[Message]:
+        query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
+        if up_to is not None:
+            query = query.where(MessageRow.id <= up_to)
+        return [to_record(Message, m) for m in self._s.scalars(query.order_by(MessageRow.id))]
+
+    # -- handoffs ---------------------------------------------------------------------------------
+    def add_handoff(self, handoff: Handoff) -> None:
+        self._s.add(HandoffRow(**row_values(HandoffRow, handoff)))
+        self._s.flush()
+
+    def _handoff_row(self, handoff_id: str) -> HandoffRow:
+        row = self._s.get(HandoffRow, handoff_id)
+        if row is None:
+            raise NotFound(f"handoff {handoff_id} not found")
+        return row
+
+    def handoff(self, handoff_id: str) -> Handoff:
+        return to_record(Handoff, self._handoff_row(handoff_id))
+
+    def save_handoff(self, handoff: Handoff) -> None:
+        row = self._handoff_row(handoff.id)
+        for key, value in row_values(HandoffRow, handoff, skip=("id", "created_at")).items():
+            setattr(row, key, value)
+        self._s.flush()
+
+    def handoffs(self, status: HandoffStatus | None = None, limit: int = 100) -> list[Handoff]:
+        query = select(HandoffRow).order_by(HandoffRow.created_at.desc()).limit(limit)
+        if status:
+            query = query.where(HandoffRow.status == status)
+        return [to_record(Handoff, r) for r in self._s.scalars(query)]
+
+    def offered_handoff(self, conversation_id: str) -> Handoff | None:
+        row = self._s.scalars(
+            select(HandoffRow)
+            .where(HandoffRow.conversation_id == conversation_id, HandoffRow.status == HandoffStatus.OFFERED)
+            .order_by(HandoffRow.created_at.desc())
+        ).first()
+        return to_record(Handoff, row) if row is not None else None
+
+    # -- history and the outbox -------------------------------------------------------------------
+    def record(self, entity: str, entity_id: str, action: str, actor: str, **detail: Any) -> None:
+        self._s.add(EventRow(entity=entity, entity_id=entity_id, action=action, actor=actor, detail=detail))
+        self._s.flush()
+
+    def events(self, entity: str, entity_id: str) -> list[HistoryEvent]:
+        rows = self._s.scalars(
+            select(EventRow)
+            .where(EventRow.entity == entity, EventRow.entity_id == entity_id)
+            .order_by(EventRow.id)
+        )
+        return [to_record(HistoryEvent, e) for e in rows]
+
+    def enqueue(self, kind: str, key: str, payload: Mapping[str, Any]) -> None:
+        self._s.add(OutboxRow(kind=kind, key=key, payload=dict(payload)))
+        self._s.flush()
+
+    def pending(self, kind: str, limit: int = 100) -> list[OutboxJob]:
+        rows = self._s.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.kind == kind, OutboxRow.done_at.is_(None))
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return [to_record(OutboxJob, r) for r in rows]
+
+    def finish(self, job_id: int, error: str = "") -> None:
+        row = self._s.get(OutboxRow, job_id)
+        if row is None:
+            raise NotFound(f"outbox job {job_id} not found")
+        row.attempts += 1
+        row.last_error = error[:2000]
+        if not error:
+            row.done_at = utcnow()

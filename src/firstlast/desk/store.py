@@ -1,0 +1,57 @@
+"""The desk's storage seam: one transaction at a time, typed records in and out.
+
+    with store.transaction() as tx:
+        conversation = tx.conversation(conversation_id)
+        message = tx.add_message(conversation.id, NewMessage("customer", "Where is my invoice?"))
+
+Two implementations pass the same contract (``firstlast.testing.desk_contract``): ``SqlDeskStore``
+(SQLAlchemy, the product) and ``firstlast.testing.memory_desk.MemoryDeskStore``. A transaction
+commits when its block ends and leaves nothing behind when the block raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from firstlast.records import (
+    Conversation,
+    Handoff,
+    HandoffStatus,
+    HistoryEvent,
+    Message,
+    NewMessage,
+    OutboxJob,
+)
+from firstlast.types import Channel
+
+
+class DeskTransaction(Protocol):
+    # -- conversations and their messages
+    def add_conversation(
+        self, conversation_id: str, token_hash: str, channel: Channel, context: Mapping[str, Any]
+    ) -> None: ...
+    def conversation(self, conversation_id: str) -> Conversation: ...  # NotFound when missing
+    def token_hash(self, conversation_id: str) -> str: ...
+    def save_conversation(self, conversation: Conversation) -> None: ...  # status and context
+    def add_message(self, conversation_id: str, message: NewMessage) -> Message: ...
+    def messages(self, conversation_id: str, up_to: int | None = None) -> list[Message]: ...
+
+    # -- handoffs
+    def add_handoff(self, handoff: Handoff) -> None: ...
+    def handoff(self, handoff_id: str) -> Handoff: ...  # NotFound when missing
+    def save_handoff(self, handoff: Handoff) -> None: ...
+    def handoffs(self, status: HandoffStatus | None = None, limit: int = 100) -> list[Handoff]: ...
+    def offered_handoff(self, conversation_id: str) -> Handoff | None: ...  # the latest one
+
+    # -- history and the outbox
+    def record(self, entity: str, entity_id: str, action: str, actor: str, **detail: Any) -> None: ...
+    def events(self, entity: str, entity_id: str) -> list[HistoryEvent]: ...
+    def enqueue(self, kind: str, key: str, payload: Mapping[str, Any]) -> None: ...
+    def pending(self, kind: str, limit: int = 100) -> list[OutboxJob]: ...
+    def finish(self, job_id: int, error: str = "") -> None: ...  # done, or one more failed attempt
+
+
+class DeskStore(Protocol):
+    def transaction(self) -> AbstractContextManager[DeskTransaction]: ...

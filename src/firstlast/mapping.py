@@ -1,0 +1,62 @@
+"""The one mapping between stored rows and frozen records (``records.py``, ``learning/records.py``).
+
+A row becomes its record through :func:`to_record` and a record's values go back into a row through
+:func:`row_values`: columns by name, times as ISO text in UTC in the record, JSON columns as the
+record's typed parts (pydantic validates them at this edge). There is no hand-written mapper.
+
+    handoff = to_record(Handoff, row)
+    session.add(HandoffRow(**row_values(HandoffRow, handoff)))
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from functools import cache
+from typing import Any, TypeVar, cast
+
+from pydantic import TypeAdapter
+from sqlalchemy import Date, DateTime
+
+from firstlast.db import Base, iso
+
+R = TypeVar("R")
+
+
+@cache
+def _cached_adapter(cls: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(cls)
+
+
+def _adapter(cls: type[R]) -> TypeAdapter[R]:
+    adapter: TypeAdapter[R] = _cached_adapter(cast(Any, cls))
+    return adapter
+
+
+def to_record(cls: type[R], row: Base, **values: Any) -> R:
+    """The record ``cls`` of a stored row: its columns by name (times as ISO text), JSON columns
+    parsed into the record's typed parts; ``values`` adds or replaces what the row does not hold."""
+    data = {a.key: _plain(getattr(row, a.key)) for a in row.__mapper__.column_attrs}
+    return _adapter(cls).validate_python({**data, **values})
+
+
+def _plain(value: Any) -> Any:
+    """Times as ISO text, in UTC (SQLite hands them back without their zone; they were stored in UTC)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return iso(value) if isinstance(value, date) else value
+
+
+def row_values(row_cls: type[Base], record: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The column values of ``record`` for a row of ``row_cls`` (the reverse of :func:`to_record`)."""
+    data = _adapter(type(record)).dump_python(record, mode="json")
+    out: dict[str, Any] = {}
+    for column in row_cls.__table__.columns:
+        if column.key not in data or column.key in skip:
+            continue
+        value = data[column.key]
+        if isinstance(value, str) and isinstance(column.type, DateTime):
+            value = datetime.fromisoformat(value)
+        elif isinstance(value, str) and isinstance(column.type, Date):
+            value = date.fromisoformat(value)
+        out[column.key] = value
+    return out

@@ -1,0 +1,45 @@
+"""Both DeskStore implementations, SQL (SQLite file) and in-memory, pass the same contract; and the
+desk's own behaviour runs unchanged on the in-memory one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from firstlast.db import Database
+from firstlast.desk import SqlDeskStore, SupportDesk
+from firstlast.desk.store import DeskStore
+from firstlast.testing.desk_contract import DeskStoreContract
+from firstlast.testing.memory_desk import MemoryDeskStore
+from firstlast.wiring import Services
+
+
+class TestSqlDeskStore(DeskStoreContract):
+    @pytest.fixture
+    def store(self, tmp_path: Path) -> DeskStore:
+        return SqlDeskStore(Database(f"sqlite:///{tmp_path / 'desk.db'}"))
+
+
+class TestMemoryDeskStore(DeskStoreContract):
+    @pytest.fixture
+    def store(self) -> DeskStore:
+        return MemoryDeskStore()
+
+
+def test_the_desk_walks_offer_handoff_reply_and_resolve_on_the_memory_store(services: Services) -> None:
+    desk = SupportDesk(MemoryDeskStore(), services.bot, services.learning)
+    conv, token = desk.start("chat", {"attributes": {"customer_name": "Dana"}})
+    assert desk.check_token(conv.id, token) and not desk.check_token(conv.id, "wrong")
+    offered = desk.post(conv.id, "Do you offer a discount for non-profit organisations?")
+    assert offered.reply.decision == "offer" and desk.conversation(conv.id).status == "offered"
+    accepted = desk.post(conv.id, "yes please")
+    assert accepted.handoff_id == offered.handoff_id and desk.handoff(offered.handoff_id).status == "open"
+    # (learn=False: the learning loop keeps its suggestions in SQL, next to the SQL desk's handoffs)
+    answer = "Non-profits get 50% off the Team plan."
+    handoff, suggestion = desk.reply(offered.handoff_id, "sam", answer, learn=False)
+    assert handoff.status == "resolved" and handoff.answer == answer and suggestion is None
+    assert desk.conversation(conv.id).status == "resolved"
+    packet = desk.packet(offered.handoff_id)
+    assert [e.action for e in packet.events] == ["offered", "opened", "assigned", "resolved"]
+    assert [t.role for t in packet.transcript] == ["customer", "bot", "customer", "bot", "agent"]
