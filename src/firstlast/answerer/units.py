@@ -9,8 +9,10 @@ A *unit* is the smallest piece of a section a reply may quote, always whole:
 - a table.
 
 :func:`select` keeps the whole section when it fits the budget; otherwise it anchors on the unit that
-covers each part of the question best ("How do I X and how do I Y?" has two parts) and grows around
-the anchors, unit by unit, while the budget allows. A reply therefore never starts inside a list.
+covers each part of the question best ("How do I X and how do I Y?" has two parts), starts at the
+section's beginning when the anchors are within reach of it (a section usually opens with what it is
+about and its menu path), and grows around the anchors, unit by unit, while the budget allows. A reply
+therefore never starts inside a list.
 
     >>> units = parse_units(section_text)
     >>> chosen = select(units, question_parts("How do I export my notes?"), budget=700)
@@ -181,6 +183,9 @@ def select(
         trimmed = _trim(units[anchors[0]], budget)
         cut = _selection([trimmed], [0], [words[anchors[0]]], parts, complete=False, best=best_units)
         return replace(cut, trimmed=True)
+    lead = list(range(anchors[-1] + 1))
+    if _total(units, lead) <= budget:  # the answer is within reach of the section's start: begin there
+        anchors = lead
     picked = _grow(units, anchors, budget)
     return _selection(units, picked, words, parts, complete=len(picked) == len(units), best=best_units)
 
