@@ -57,7 +57,7 @@ class RetrievalSettings(BaseModel):
     # BM25 tokens for Korean (Hangul) and Japanese (kana/kanji) text: Kiwi / Sudachi morphemes,
     # character bigrams, or both; chosen per language on the dev splits (README, "Retrieval")
     lexical_korean: Literal["bigrams", "morphemes", "both"] = "both"
-    lexical_japanese: Literal["bigrams", "morphemes", "both"] = "morphemes"
+    lexical_japanese: Literal["bigrams", "morphemes", "both"] = "both"
 
 
 class AnswerSettings(BaseModel):

@@ -89,7 +89,7 @@ class TextAnalyzer:
     project does not target, is read by the Japanese analyser and its bigrams). Thread-safe.
     """
 
-    def __init__(self, korean: LexicalMode = "both", japanese: LexicalMode = "morphemes") -> None:
+    def __init__(self, korean: LexicalMode = "both", japanese: LexicalMode = "both") -> None:
         for name, mode in (("korean", korean), ("japanese", japanese)):
             if mode not in LEXICAL_MODES:
                 raise ValueError(f"{name} must be one of {LEXICAL_MODES}, got {mode!r}")
