@@ -6,6 +6,9 @@ once (cached under --cache, so later sweeps cost only BM25 time), then each toke
 (weighted RRF, the product's ``fuse``) at several dense weights. Prints doc-level recall@1/@5 and
 MRR@10 over answerable questions.
 
+``--with-tags`` asks smartstore_faq_ko's questions with their product tag in front (the page
+context a help widget knows; the dataset's README, "Caveats"), where the question's FAQs share one.
+
 A partial vector cache (``<name>-e5-partial.npy`` with ``<name>-e5-done.npy``, written by an
 interrupted embedding run) restricts dense search to the chunks embedded so far; the table says so.
 
@@ -28,7 +31,7 @@ from firstlast.ingest.loaders import load_path
 from firstlast.retriever.analysis import LEXICAL_MODES, TextAnalyzer
 from firstlast.retriever.embeddings import build_embedder
 from firstlast.retriever.hybrid import fuse
-from firstlast.retriever.lexical import BM25Index, index_text
+from firstlast.retriever.lexical import BM25_B, BM25_K1, BM25Index, index_text
 from firstlast.types import Chunk
 
 EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
@@ -37,11 +40,23 @@ EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 Vectors = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-def dense_vectors(name: str, chunks: list[Chunk], questions: list[str], cache: Path) -> Vectors:
+def with_tags(path: Path) -> list[str]:
+    """Each question with its product tag in front, when its source FAQs share one."""
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        tags = {t for t in row.get("tags") or [] if t}
+        out.append(f"{tags.pop()} {row['question']}" if len(tags) == 1 else row["question"])
+    return out
+
+
+def dense_vectors(
+    name: str, chunks: list[Chunk], questions: list[str], cache: Path, tag: str = ""
+) -> Vectors:
     """(chunk vectors, which chunks have one, question vectors), computed once and cached."""
     cache.mkdir(parents=True, exist_ok=True)
     full, partial = cache / f"{name}-e5-chunks.npy", cache / f"{name}-e5-partial.npy"
-    qfile = cache / f"{name}-e5-questions.npy"
+    qfile = cache / f"{name}-e5-questions{tag}.npy"
     ids_file = cache / f"{name}-chunk-ids.json"
     embedder = None
     if full.exists() or partial.exists():
@@ -76,12 +91,19 @@ def main() -> None:
     parser.add_argument("--weights", nargs="+", type=float, default=[0.5, 1.0, 1.5, 2.0, 3.0])
     parser.add_argument("--cache", type=Path, default=Path("/tmp/cjk-cache"))
     parser.add_argument("--candidates", type=int, default=40)
+    parser.add_argument("--with-tags", action="store_true")
+    parser.add_argument("--k1", type=float, default=BM25_K1)
+    parser.add_argument("--b", type=float, default=BM25_B)
     args = parser.parse_args()
     for name in args.datasets:
         _, docs = load_path(EVALDATA / name / "kb.jsonl")
         chunks = [c for d in docs for c in Chunker(256, 32).chunk(d)]
         every = load_questions(EVALDATA / name / "questions.jsonl")
-        matrix, done, qmatrix = dense_vectors(name, chunks, [i.question.text for i in every], args.cache)
+        texts = [i.question.text for i in every]
+        if args.with_tags:
+            texts = with_tags(EVALDATA / name / "questions.jsonl")
+        tag = "-tags" if args.with_tags else ""
+        matrix, done, qmatrix = dense_vectors(name, chunks, texts, args.cache, tag)
         keep = [n for n, i in enumerate(every) if i.answerable]
         items = [every[n] for n in keep]
         golds = [i.gold_doc_ids for i in items]
@@ -96,8 +118,8 @@ def main() -> None:
         for mode in args.modes:
             analyzer = TextAnalyzer(korean=mode, japanese=mode)
             started = time.time()
-            index = BM25Index(chunks, analyzer=analyzer)
-            lexical_lists = [index.search(i.question.text, args.candidates) for i in items]
+            index = BM25Index(chunks, args.k1, args.b, analyzer=analyzer)
+            lexical_lists = [index.search(texts[n], args.candidates) for n in keep]
             took = time.time() - started
             lexical_docs = [list(dict.fromkeys(c.doc_id for c, _ in lx)) for lx in lexical_lists]
             rows.append((f"bm25 {mode}", lexical_docs))
@@ -109,7 +131,8 @@ def main() -> None:
                 rows.append((f"{mode} + e5 wd={weight}", [list(dict.fromkeys(f)) for f in fused]))
             print(f"{name}: {mode} analysed and searched in {took:.0f}s")
         coverage = "" if done.all() else f", dense over {done.sum()} of {len(chunks)} chunks only"
-        print(f"\n{name} ({len(items)} answerable, {len(chunks)} chunks{coverage})")
+        label = f"{name} with tags" if args.with_tags else name
+        print(f"\n{label} ({len(items)} answerable, {len(chunks)} chunks{coverage})")
         print(f"{'variant':<26} {'r@1':>6} {'r@5':>6} {'mrr@10':>7}")
         for label, ranked in rows:
             r1 = np.mean([recall_at(r, g, 1) for r, g in zip(ranked, golds)])
