@@ -95,43 +95,43 @@ class TextAnalyzer:
                 raise ValueError(f"{name} must be one of {LEXICAL_MODES}, got {mode!r}")
         self.korean: LexicalMode = korean
         self.japanese: LexicalMode = japanese
-        self._lock = threading.Lock()
+        # one lock per analyser: each is loaded once and analyses one text at a time
+        self._kiwi_lock = threading.Lock()
+        self._sudachi_lock = threading.Lock()
         self._kiwi: Any = None
         self._sudachi: Any = None
 
     # -- analysers, loaded on first use -----------------------------------------------------------
-    def _korean_analyser(self) -> Any:
-        with self._lock:
-            if self._kiwi is None:
-                try:
-                    from kiwipiepy import Kiwi
-                except ImportError as exc:
-                    raise BackendError("Korean morphemes need the kiwipiepy package") from exc
-                self._kiwi = Kiwi()
-            return self._kiwi
+    def _korean_analyser(self) -> Any:  # called with _kiwi_lock held
+        if self._kiwi is None:
+            try:
+                from kiwipiepy import Kiwi
+            except ImportError as exc:
+                raise BackendError("Korean morphemes need the kiwipiepy package") from exc
+            # the default model (cong); cong-global was no better with bigrams (BM25 r@5 0.772 vs
+            # 0.778 on smartstore_faq_ko dev) and analyses about 3x slower
+            self._kiwi = Kiwi()
+        return self._kiwi
 
-    def _japanese_analyser(self) -> Any:
-        with self._lock:
-            if self._sudachi is None:
-                try:
-                    from sudachipy import Dictionary, SplitMode
-                except ImportError as exc:
-                    raise BackendError("Japanese morphemes need sudachipy and sudachidict-core") from exc
-                # split mode A (short units): measured on localgovfaq_ja dev, BM25 alone, r@5
-                # A 0.684, B 0.641, C 0.564 (compounds in questions are split unlike in answers)
-                self._sudachi = Dictionary(dict="core").tokenizer(mode=SplitMode.A)
-            return self._sudachi
+    def _japanese_analyser(self) -> Any:  # called with _sudachi_lock held
+        if self._sudachi is None:
+            try:
+                from sudachipy import Dictionary, SplitMode
+            except ImportError as exc:
+                raise BackendError("Japanese morphemes need sudachipy and sudachidict-core") from exc
+            # split mode A (short units): measured on localgovfaq_ja dev, BM25 alone, r@5
+            # A 0.684, B 0.641, C 0.564 (compounds in questions are split unlike in answers)
+            self._sudachi = Dictionary(dict="core").tokenizer(mode=SplitMode.A)
+        return self._sudachi
 
     # -- tokens -----------------------------------------------------------------------------------
     def tokens(self, text: str) -> list[str]:
         norm = unicodedata.normalize("NFKC", text).lower()
         tokens: list[str] = []
-        if self.korean != "morphemes" or self.japanese != "morphemes":
-            for run in _CJK_RUN.findall(norm):
-                for part in _HANGUL_RUN.findall(run) if self.korean != "morphemes" else ():
-                    tokens.extend(_bigrams(part))
-                for part in _JAPANESE_RUN.findall(run) if self.japanese != "morphemes" else ():
-                    tokens.extend(_bigrams(part))
+        if self.korean != "morphemes":
+            tokens += [b for run in _HANGUL_RUN.findall(norm) for b in _bigrams(run)]
+        if self.japanese != "morphemes":
+            tokens += [b for run in _JAPANESE_RUN.findall(norm) for b in _bigrams(run)]
         if self.korean != "bigrams" and _HANGUL_RUN.search(norm):
             tokens.extend(self._korean_morphemes(norm))
         if self.japanese != "bigrams" and _JAPANESE_RUN.search(norm):
@@ -141,15 +141,14 @@ class TextAnalyzer:
         return tokens
 
     def _korean_morphemes(self, norm: str) -> list[str]:
-        kiwi = self._korean_analyser()
-        # Kiwi is thread-safe for analysis; only its loading is guarded
-        return [t.form for t in kiwi.tokenize(norm) if t.tag in KOREAN_TAGS]
+        with self._kiwi_lock:
+            found = self._korean_analyser().tokenize(norm)
+        return [t.form for t in found if t.tag in KOREAN_TAGS]
 
     def _japanese_morphemes(self, norm: str) -> list[str]:
-        sudachi = self._japanese_analyser()
         out: list[str] = []
-        # a Sudachi tokenizer object is not safe to share between threads
-        with self._lock:
+        with self._sudachi_lock:  # a Sudachi tokenizer is not safe to share between threads
+            sudachi = self._japanese_analyser()
             for piece in _pieces(_HANGUL_RUN.sub(" ", norm), _SUDACHI_MAX_CHARS):
                 for m in sudachi.tokenize(piece):
                     if m.part_of_speech()[0] in JAPANESE_POS:
