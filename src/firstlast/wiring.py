@@ -7,6 +7,7 @@ Nothing else in the package constructs engines or reads settings; tests and the 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,6 +91,17 @@ def _embedding_for(settings: Settings, store: ChromaStore) -> tuple[Embedder, Kn
     return embedder, FamilyStore({"latin": store, "cjk": build_store(settings, "_cjk")})
 
 
+def _e5_scores(embedder: Embedder, store: KnowledgeStore) -> Callable[[], bool]:
+    """Whether dense scores come from e5 (another scale than MiniLM's), for the confidence signals.
+
+    With language families that is the knowledge base's main family, as it was when ``auto`` chose
+    one model for the whole knowledge base (the shipped calibration was fitted so).
+    """
+    if isinstance(store, FamilyStore):
+        return lambda: store.main_family() == "cjk"
+    return lambda: embedder.multilingual
+
+
 def _check_embedding(store: KnowledgeStore, embedder: Embedder) -> None:
     """Vectors from one model cannot be searched with another: refuse instead of returning noise."""
     recorded = store.embedding()
@@ -132,7 +144,7 @@ def build(settings: Settings, *, embedder: Embedder | None = None, chat_model: A
     voice = load_voice_profile(settings.answer.voice_profile)
     calibrator = Calibrator.load(settings.answer.calibration_file)
     extractive = ExtractiveAnswerer(
-        voice, calibrator, settings.answer.max_sentences, multilingual_model=lambda: embedder.multilingual
+        voice, calibrator, settings.answer.max_sentences, multilingual_model=_e5_scores(embedder, store)
     )
     answerer = build_answerer(settings, extractive, embedder, voice, chat_model)
     threshold = settings.answer.threshold

@@ -138,6 +138,7 @@ def test_a_korean_and_a_japanese_question_are_answered_from_a_kb_in_their_langua
     assert outcome.hits[0].chunk.doc_id == expected
     assert outcome.hits[0].lexical_rank == 1 and outcome.hits[0].dense_rank is not None
     assert outcome.draft is not None and outcome.draft.citations[0].doc_id == expected
+    assert outcome.draft.signals["multilingual_model"] == 1.0  # the confidence knows e5's scale
 
 
 class CountingAnalyzer:

@@ -88,7 +88,9 @@ def test_an_english_kb_never_loads_e5_and_a_mismatched_backend_is_refused(
     assert services.store.embedding() == "families:latin,cjk"
     assert isinstance(services.embedder, FamilyEmbedder)
     assert services.embedder.families == ["latin", "cjk"]
-    assert services.retriever.retrieve(Question("How do I reset my password?"))[0].dense_score is not None
+    outcome = services.bot.ask(Question("How do I reset my password?"))
+    assert outcome.hits[0].dense_score is not None
+    assert outcome.draft is not None and outcome.draft.signals["multilingual_model"] == 0.0  # MiniLM's scale
     assert "cjk" not in services.embedder._models  # nothing CJK was written or asked
 
     with pytest.raises(ConfigError, match=r"embedded with 'families:latin,cjk'"):

@@ -197,6 +197,11 @@ class FamilyStore:
     def count(self) -> int:
         return sum(store.count() for store in self._stores)
 
+    def main_family(self) -> str:
+        """The family with the most chunks (the first one while the store is empty)."""
+        counts = [store.count() for store in self._stores]
+        return self._families[counts.index(max(counts))]
+
     def embedding(self) -> str | None:
         return self._stores[0].embedding()
 
