@@ -21,7 +21,6 @@ from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.loaders import load_path
 from firstlast.retriever.embeddings import build_embedder
 from firstlast.retriever.lexical import BM25Index, index_text
-from firstlast.retriever.text import tokenize
 
 EVALDATA = Path(__file__).resolve().parents[2] / "shared" / "evaldata"
 
@@ -64,8 +63,8 @@ def main() -> None:
                 qv /= np.linalg.norm(qv)
             dense = matrix @ qv
             d_order = list(np.argsort(-dense)[:100])
-            tokens = tokenize(q.text)
-            tokens += [t for t in tokenize(history) if t not in set(tokens)]
+            tokens = bm25.analyzer.tokens(q.text)
+            tokens += [t for t in bm25.analyzer.tokens(history) if t not in set(tokens)]
             lex = bm25._bm25.get_scores(tokens) if bm25._bm25 and tokens else np.zeros(len(chunks))
             l_order = list(np.argsort(-lex)[:100])
             variants.setdefault("dense", []).append(ranked_docs(d_order, chunk_docs))

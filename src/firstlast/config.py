@@ -30,10 +30,12 @@ PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "changethis", "sec
 
 
 class EmbeddingSettings(BaseModel):
-    # auto: a new knowledge base that is mostly CJK gets e5, otherwise MiniLM; the choice is recorded
-    # in the collection, so later processes use the same model.
+    # auto: each language family gets its model and its own collection (retriever/families.py):
+    # Latin-script text MiniLM, Hangul/kana/kanji text e5, so English and CJK articles can be mixed.
+    # A knowledge base written by a single model before keeps it (recorded in the collection).
     backend: Literal["auto", "minilm", "e5"] = "auto"
     batch_size: int = Field(64, gt=0)
+    threads: int | None = Field(None, gt=0)  # e5 engine threads; None: one per core
 
 
 class ChunkingSettings(BaseModel):
@@ -52,6 +54,10 @@ class RetrievalSettings(BaseModel):
     history_weight: float = Field(0.5, ge=0, le=1)
     bm25_k1: float = Field(0.9, gt=0, le=5)
     bm25_b: float = Field(0.4, ge=0, le=1)
+    # BM25 tokens for Korean (Hangul) and Japanese (kana/kanji) text: Kiwi / Sudachi morphemes,
+    # character bigrams, or both; chosen per language on the dev splits (README, "Retrieval")
+    lexical_korean: Literal["bigrams", "morphemes", "both"] = "both"
+    lexical_japanese: Literal["bigrams", "morphemes", "both"] = "both"
 
 
 class AnswerSettings(BaseModel):

@@ -7,6 +7,7 @@ Nothing else in the package constructs engines or reads settings; tests and the 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,8 +31,10 @@ from firstlast.ingest.pipeline import Ingestor
 from firstlast.language import LanguageDetector
 from firstlast.learning.service import LearningService
 from firstlast.learning.verdict import ResolutionJudge
+from firstlast.retriever.analysis import TextAnalyzer
 from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
-from firstlast.retriever.embeddings import AutoEmbedder, Embedder, build_embedder
+from firstlast.retriever.embeddings import Embedder, build_embedder
+from firstlast.retriever.families import FamilyEmbedder, FamilyStore
 from firstlast.retriever.hybrid import HybridRetriever
 from firstlast.types import HandoffReason
 
@@ -64,19 +67,46 @@ class Services:
             self.notifier.close()
 
 
-def build_store(settings: Settings) -> KnowledgeStore:
+def build_store(settings: Settings, suffix: str = "") -> ChromaStore:
+    """The Chroma collection ``chroma.collection`` + ``suffix`` (a language family's own one)."""
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    name = settings.chroma.collection + suffix
     if settings.chroma.mode == "http":
-        return ChromaStore.http(settings.chroma.host, settings.chroma.port, settings.chroma.collection)
-    return ChromaStore.embedded(settings.chroma_dir, settings.chroma.collection)
+        return ChromaStore.http(settings.chroma.host, settings.chroma.port, name)
+    return ChromaStore.embedded(settings.chroma_dir, name)
 
 
-def _embedder_for(settings: Settings, store: KnowledgeStore) -> Embedder:
+def _embedding_for(settings: Settings, store: KnowledgeStore) -> tuple[Embedder, KnowledgeStore]:
+    """The embedder and the store it writes to.
+
+    ``auto``: each language family gets its model and its own collection (``families.py``), so a
+    knowledge base may mix English and Japanese/Korean. A knowledge base written by one model before
+    families existed keeps that model.
+    """
     backend, batch = settings.embedding.backend, settings.embedding.batch_size
-    if backend == "auto":
-        recorded = store.embedding()
-        return build_embedder(recorded, batch) if recorded else AutoEmbedder(store.embedding, batch)
-    return build_embedder(backend, batch)
+    if backend != "auto":
+        return build_embedder(backend, batch, settings.embedding.threads), store
+    recorded = store.embedding()
+    if recorded in ("minilm", "e5"):
+        return build_embedder(recorded, batch, settings.embedding.threads), store
+    embedder = FamilyEmbedder(
+        {
+            "latin": lambda: build_embedder("minilm", batch),
+            "cjk": lambda: build_embedder("e5", batch, settings.embedding.threads),
+        }
+    )
+    return embedder, FamilyStore({"latin": store, "cjk": build_store(settings, "_cjk")})
+
+
+def _e5_scores(embedder: Embedder, store: KnowledgeStore) -> Callable[[], bool]:
+    """Whether dense scores come from e5 (another scale than MiniLM's), for the confidence signals.
+
+    With language families that is the knowledge base's main family, as it was when ``auto`` chose
+    one model for the whole knowledge base (the shipped calibration was fitted so).
+    """
+    if isinstance(store, FamilyStore):
+        return lambda: store.main_family() == "cjk"
+    return lambda: embedder.multilingual
 
 
 def _check_embedding(store: KnowledgeStore, embedder: Embedder) -> None:
@@ -101,8 +131,10 @@ def build(
     ``chat_model`` (a langchain chat model) replaces the one ``settings.llm`` describes, and
     ``store`` the knowledge store (e.g. wrapped to count or to fail)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = store or build_store(settings)
-    embedder = embedder or _embedder_for(settings, store)
+    primary = store or build_store(settings)
+    store = primary
+    if embedder is None:
+        embedder, store = _embedding_for(settings, primary)
     _check_embedding(store, embedder)
     chunking = settings.chunking
     chunker = Chunker(chunking.chunk_tokens, chunking.overlap_tokens, chunking.encoding)
@@ -121,6 +153,7 @@ def build(
         history_weight=r.history_weight,
         bm25_k1=r.bm25_k1,
         bm25_b=r.bm25_b,
+        analyzer=TextAnalyzer(korean=r.lexical_korean, japanese=r.lexical_japanese),
     )
     voice = load_voice_profile(settings.answer.voice_profile)
     calibrator = Calibrator.load(settings.answer.calibration_file)
@@ -129,7 +162,7 @@ def build(
         calibrator,
         documents=retriever,
         long_paragraph=settings.answer.long_paragraph,
-        multilingual_model=lambda: embedder.multilingual,
+        multilingual_model=_e5_scores(embedder, store),
     )
     answerer = build_answerer(settings, extractive, embedder, voice, chat_model)
     threshold = settings.answer.threshold

