@@ -185,8 +185,10 @@ def select(
         return replace(cut, trimmed=True)
     lead = list(range(anchors[-1] + 1))
     if _total(units, lead) <= budget:  # the answer is within reach of the section's start: begin there
-        anchors = lead
-    picked = _grow(units, anchors, budget)
+        picked = _grow(units, lead, budget)
+    else:  # around the anchors with half the budget, then the section's start with the rest
+        picked = _grow(units, anchors, budget // 2)
+        picked = _grow(units, sorted({0, *picked}), budget) if _total(units, sorted({0, *picked})) <= budget else picked
     return _selection(units, picked, words, parts, complete=len(picked) == len(units), best=best_units)
 
 
