@@ -188,7 +188,9 @@ def select(
         picked = _grow(units, lead, budget)
     else:  # around the anchors with half the budget, then the section's start with the rest
         picked = _grow(units, anchors, budget // 2)
-        picked = _grow(units, sorted({0, *picked}), budget) if _total(units, sorted({0, *picked})) <= budget else picked
+        with_start = sorted({0, *picked})
+        if _total(units, with_start) <= budget:
+            picked = _grow(units, with_start, budget)
     return _selection(units, picked, words, parts, complete=len(picked) == len(units), best=best_units)
 
 
