@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.table import Table
 
 from firstlast.config import Settings
+from firstlast.retriever.embeddings import build_embedder
 from firstlast.types import Document, Question
 from firstlast.wiring import Services, build
 
@@ -270,7 +271,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> None:
     questions = HelpCenter(args.seed + 1).questions(args.questions)
 
     collection = vanilla_collection(settings, data_dir / "vanilla")
-    embedder = services.embedder
+    # vanilla Chroma queries with the one model that wrote the collection (MiniLM for this English
+    # store), not with the per-family embedder, whose vectors carry a block per language family
+    embedder = build_embedder("minilm")
 
     def vanilla(q: str) -> tuple[float, float]:
         """(embed ms, query ms) for query-by-text against the plain collection."""
