@@ -15,6 +15,7 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 from firstlast.config import Settings
 from firstlast.retriever.embeddings import MiniLMEmbedder
 from firstlast.testing.counting import CountingEmbedder
+from firstlast.testing.postgres import PostgresCluster, PostgresUnavailable
 from firstlast.wiring import Services, build
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,11 +36,48 @@ def embedder(minilm: MiniLMEmbedder) -> CountingEmbedder:
     return CountingEmbedder(minilm)
 
 
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL server for the session (started on first use). Without PostgreSQL the
+    tests that need it skip, except in CI (CI=true), where they fail."""
+    try:
+        with PostgresCluster.start() as cluster:
+            yield cluster
+    except PostgresUnavailable as exc:
+        if os.environ.get("CI", "").lower() in ("1", "true"):
+            pytest.fail(f"PostgreSQL is required in CI: {exc}")
+        pytest.skip(f"PostgreSQL is not available: {exc}")
+
+
 @pytest.fixture
-def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+def sql_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """The SQL database of a test: None (SQLite in the data folder) unless the test is parametrised
+    with ``BOTH_DATABASES``, which runs it on a fresh PostgreSQL database too."""
+    backend = getattr(request, "param", "sqlite")
+    if backend == "sqlite":
+        yield None
+        return
+    cluster: PostgresCluster = request.getfixturevalue("postgres_cluster")
+    url = cluster.create_database()
+    yield url
+    cluster.drop_database(url)
+
+
+BOTH_DATABASES = pytest.mark.both_databases
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_databases`` that use the SQL database run on SQLite and on PostgreSQL."""
+    if "sql_url" in metafunc.fixturenames and metafunc.definition.get_closest_marker("both_databases"):
+        metafunc.parametrize("sql_url", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path, sql_url: str | None) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
         values: dict[str, Any] = {
             "data_dir": tmp_path / "data",
+            "database_url": sql_url,
             "answer": {"voice_profile": VOICE},
             "api": {"widget_keys": [WIDGET_KEY], "agent_keys": [AGENT_KEY], "admin_keys": [ADMIN_KEY]},
         }

@@ -11,7 +11,7 @@ LAYERS: list[set[str]] = [
     {"firstlast", "errors", "sentences"},  # sentences.py: the one splitter (issue #9, on main)
     {"types", "lifecycle"},
     {"records", "db", "retriever"},
-    {"language", "mapping"},
+    {"language", "mapping", "schema"},  # schema: db.py's migrations
     {"ingest", "answerer"},
     {"handoff"},
     {"bot", "learning", "config"},

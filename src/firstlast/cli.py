@@ -23,6 +23,8 @@ app = typer.Typer(
 )
 eval_app = typer.Typer(help="Offline evaluation on labelled datasets.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+db_app = typer.Typer(help="The database schema: show its revision, upgrade it.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # an error stays on one line
 F = TypeVar("F", bound=Callable[..., Any])
@@ -175,6 +177,54 @@ def reconcile(data_dir: DataDir = None) -> None:
     _quiet_libraries()
     learned, repaired = build(_settings(data_dir)).reconcile()
     console.print(f"{learned} learning verdicts retried, {repaired} knowledge-base documents repaired")
+
+
+def _database(data_dir: Path | None) -> Any:
+    from firstlast.db import Database
+
+    settings = _settings(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.sql_url, prepare=lambda _engine: None)  # as it is, for the migrations
+
+
+@db_app.command("upgrade")
+@one_line_errors
+def db_upgrade(data_dir: DataDir = None) -> None:
+    """Migrate the database to this version's schema, keeping its data (an empty one is created)."""
+    from firstlast import schema
+
+    db = _database(data_dir)
+    try:
+        before, after = schema.upgrade(db.engine)
+    finally:
+        db.close()
+    done = "is already at" if before == after else f"was upgraded from {before or 'no revision'} to"
+    console.print(f"the database {done} {after} (head)")
+
+
+@db_app.command("current")
+@one_line_errors
+def db_current(data_dir: DataDir = None) -> None:
+    """Show the database's revision and whether it is the one this version needs."""
+    from firstlast import schema
+
+    db = _database(data_dir)
+    try:
+        with db.engine.connect() as connection:
+            revision = schema.current(connection)
+    finally:
+        db.close()
+    state = "head" if revision == schema.head() else f"run `firstlast db upgrade` to reach {schema.head()}"
+    console.print(f"{revision or 'no revision'} ({state})")
+
+
+@db_app.command("revision")
+@one_line_errors
+def db_revision(message: Annotated[str, typer.Argument(help="What changed in db.py's models")]) -> None:
+    """For developers: write the next migration from db.py's models (review it, then commit it)."""
+    from firstlast import schema
+
+    console.print(f"wrote {schema.new_revision(message)}")
 
 
 DatasetOption = Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")]

@@ -8,12 +8,25 @@ A row becomes its frozen record through the one mapping in ``firstlast/mapping.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    make_url,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
@@ -234,18 +247,26 @@ class OutboxRow(Base):
 
 
 class Database:
-    """Engine and sessions. ``with db.session() as s: ...`` commits on success, rolls back on error."""
+    """Engine and sessions. ``with db.session() as s: ...`` commits on success, rolls back on error.
 
-    def __init__(self, url: str) -> None:
-        connect_args = {"check_same_thread": False, "timeout": 30} if url.startswith("sqlite") else {}
+    ``prepare`` readies the schema once the engine exists: by default it creates missing tables; the
+    service opens its database through ``firstlast.schema.open_database``, whose check creates an
+    empty database at the newest migration and refuses one that needs ``firstlast db upgrade``.
+    """
+
+    def __init__(self, url: str, *, prepare: Callable[[Engine], object] | None = None) -> None:
         try:
-            self.engine = create_engine(url, connect_args=connect_args, pool_pre_ping=True)
-            if url.startswith("sqlite"):
+            self.engine = create_engine(url, connect_args=_connect_args(url), pool_pre_ping=True)
+            if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(self.engine)
+            (prepare or Base.metadata.create_all)(self.engine)
         except SQLAlchemyError as exc:
-            raise BackendError(f"cannot open database {self.engine.url!r}: {exc}") from exc
+            raise BackendError(f"cannot open database {_safe(url)}: {_first_line(exc)}") from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        """Close the pooled connections (the database itself stays)."""
+        self.engine.dispose()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -266,6 +287,22 @@ class Database:
         self, session: Session, entity: str, entity_id: str, action: str, actor: str, **detail: Any
     ) -> None:
         session.add(EventRow(entity=entity, entity_id=entity_id, action=action, actor=actor, detail=detail))
+
+
+def _connect_args(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        return {"check_same_thread": False, "timeout": 30}
+    if url.startswith("postgresql"):
+        return {"options": "-c timezone=UTC"}  # times come back in UTC whatever the server's zone
+    return {}
+
+
+def _safe(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

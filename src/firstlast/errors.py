@@ -2,6 +2,7 @@
 
 FirstlastError
  ├── ConfigError            settings or a profile file are invalid          (CLI exit 2)
+ │    └── SchemaOutdated    the database is not at this version's migration  (CLI exit 2)
  ├── IngestError            a source cannot be read or parsed               (HTTP 422)
  │    └── UnsupportedFormat file type with no loader                        (HTTP 415)
  ├── NotFound               a conversation, handoff, suggestion, document   (HTTP 404)
@@ -19,6 +20,10 @@ class FirstlastError(Exception):
 
 class ConfigError(FirstlastError):
     pass
+
+
+class SchemaOutdated(ConfigError):
+    """The database was made by another version: ``firstlast db upgrade`` brings it to this one."""
 
 
 class IngestError(FirstlastError):

@@ -40,9 +40,10 @@ def to_record(cls: type[R], row: Base, **values: Any) -> R:
 
 
 def _plain(value: Any) -> Any:
-    """Times as ISO text, in UTC (SQLite hands them back without their zone; they were stored in UTC)."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
+    """Times as ISO text, in UTC (SQLite hands them back without their zone; they were stored in UTC;
+    PostgreSQL hands them back in the session's zone)."""
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return iso(value) if isinstance(value, date) else value
 
 

@@ -36,6 +36,7 @@ from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
 from firstlast.retriever.embeddings import Embedder, build_embedder
 from firstlast.retriever.families import FamilyEmbedder, FamilyStore
 from firstlast.retriever.hybrid import HybridRetriever
+from firstlast.schema import open_database
 from firstlast.types import HandoffReason
 
 
@@ -62,9 +63,10 @@ class Services:
         return self.desk.retry_learning(), self.learning.reconcile()
 
     def close(self) -> None:
-        """Stop background workers; the app calls this on shutdown."""
+        """Stop background workers and close database connections; the app calls this on shutdown."""
         if self.notifier is not None:
             self.notifier.close()
+        self.db.close()
 
 
 def build_store(settings: Settings, suffix: str = "") -> ChromaStore:
@@ -131,6 +133,7 @@ def build(
     ``chat_model`` (a langchain chat model) replaces the one ``settings.llm`` describes, and
     ``store`` the knowledge store (e.g. wrapped to count or to fail)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = open_database(settings.sql_url)  # first: refuse a database needing an upgrade before loading models
     primary = store or build_store(settings)
     store = primary
     if embedder is None:
@@ -177,7 +180,6 @@ def build(
         streak=h.low_confidence_streak,
     )
     bot = Bot(retriever, answerer, policy, voice, detector)
-    db = Database(settings.sql_url)
     # -- learning loop (issue #5): verdicts, dedupe, conflicts, learned entries --
     lrn = settings.learning
     judge = ResolutionJudge(

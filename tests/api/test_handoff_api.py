@@ -8,7 +8,9 @@ from fastapi.testclient import TestClient
 
 from firstlast.api.app import create_app
 from firstlast.wiring import Services
-from tests.conftest import ADMIN_KEY, AGENT_KEY, WIDGET_KEY
+from tests.conftest import ADMIN_KEY, AGENT_KEY, BOTH_DATABASES, WIDGET_KEY
+
+pytestmark = BOTH_DATABASES  # SQLite and PostgreSQL
 
 WIDGET = {"Authorization": f"Bearer {WIDGET_KEY}"}
 AGENT = {"Authorization": f"Bearer {AGENT_KEY}"}

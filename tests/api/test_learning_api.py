@@ -11,7 +11,9 @@ from sqlalchemy import select
 from firstlast.api.app import create_app
 from firstlast.db import EventRow
 from firstlast.wiring import Services
-from tests.conftest import ADMIN_KEY, AGENT_KEY, WIDGET_KEY
+from tests.conftest import ADMIN_KEY, AGENT_KEY, BOTH_DATABASES, WIDGET_KEY
+
+pytestmark = BOTH_DATABASES  # SQLite and PostgreSQL
 
 WIDGET = {"Authorization": f"Bearer {WIDGET_KEY}"}
 AGENT = {"Authorization": f"Bearer {AGENT_KEY}"}

@@ -8,11 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from tests.conftest import SAMPLE_KB
+from tests.conftest import BOTH_DATABASES, SAMPLE_KB
 
 from firstlast.errors import Conflict
 from firstlast.ingest.loaders import load_path
 from firstlast.wiring import Services, build
+
+pytestmark = BOTH_DATABASES  # SQLite and PostgreSQL
 
 KNOWN = "How do I turn on two-factor authentication?"
 UNKNOWN = "Do you offer a discount for non-profit organisations?"

@@ -1,24 +1,29 @@
-"""Both DeskStore implementations, SQL (SQLite file) and in-memory, pass the same contract; and the
+"""Both DeskStore implementations, SQL (a SQLite file and a PostgreSQL database) and in-memory, pass the same contract; and the
 desk's own behaviour runs unchanged on the in-memory one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.conftest import BOTH_DATABASES
 
-from firstlast.db import Database
 from firstlast.desk import SqlDeskStore, SupportDesk
 from firstlast.desk.store import DeskStore
+from firstlast.schema import open_database
 from firstlast.testing.desk_contract import DeskStoreContract
 from firstlast.testing.memory_desk import MemoryDeskStore
 from firstlast.wiring import Services
 
 
+@BOTH_DATABASES
 class TestSqlDeskStore(DeskStoreContract):
     @pytest.fixture
-    def store(self, tmp_path: Path) -> DeskStore:
-        return SqlDeskStore(Database(f"sqlite:///{tmp_path / 'desk.db'}"))
+    def store(self, tmp_path: Path, sql_url: str | None) -> Iterator[DeskStore]:
+        db = open_database(sql_url or f"sqlite:///{tmp_path / 'desk.db'}")
+        yield SqlDeskStore(db)
+        db.close()
 
 
 class TestMemoryDeskStore(DeskStoreContract):

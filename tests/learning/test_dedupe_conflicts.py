@@ -3,9 +3,11 @@ suggestion that contradicts existing knowledge is flagged with that knowledge.""
 
 from __future__ import annotations
 
-from tests.conftest import post_until_handoff
+from tests.conftest import BOTH_DATABASES, post_until_handoff
 
 from firstlast.wiring import Services
+
+pytestmark = BOTH_DATABASES  # SQLite and PostgreSQL
 
 DISCOUNT = "Yes: registered non-profit organisations get 50% off the Team plan."
 

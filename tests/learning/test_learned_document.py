@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from tests.conftest import BOTH_DATABASES
 
 from firstlast.ingest.chunker import Chunker
 from firstlast.learning.entries import learned_document
+
+pytestmark = BOTH_DATABASES  # SQLite and PostgreSQL
 
 ANSWER = "One is first. Two is here. Three follows! Four? Five comes. Six ends. Seven stays."
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import ADMIN_KEY
+from tests.conftest import ADMIN_KEY, BOTH_DATABASES
 
 from firstlast.api.app import create_app
 from firstlast.config import Settings
@@ -17,6 +17,8 @@ from firstlast.learning.records import EntryStatus, SuggestionStatus
 from firstlast.testing.faulty import FaultyStore
 from firstlast.types import Document, Question
 from firstlast.wiring import Services, build, build_store
+
+pytestmark = BOTH_DATABASES  # SQLite and PostgreSQL
 
 QUESTION = "Can a Team plan pay by bank transfer?"
 ANSWER = (

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import select
+from tests.conftest import BOTH_DATABASES
 
 from firstlast.db import EventRow
 from firstlast.learning.generalise import generalise_question, personal_reason
 from firstlast.learning.pii import scrub
 from firstlast.wiring import Services
+
+pytestmark = BOTH_DATABASES  # SQLite and PostgreSQL
 
 
 def _verdict_events(services: Services) -> list[dict]:
