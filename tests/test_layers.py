@@ -10,7 +10,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "firstlast"
 LAYERS: list[set[str]] = [
     {"firstlast", "errors", "sentences"},  # sentences.py: the one splitter (issue #9, on main)
     {"types", "lifecycle"},
-    {"records", "db", "retriever"},
+    {"records", "db", "retriever", "metrics"},
     {"language", "mapping", "schema"},  # schema: db.py's migrations
     {"ingest", "answerer"},
     {"handoff"},

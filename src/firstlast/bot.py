@@ -37,12 +37,14 @@ class Bot:
         policy: HandoffPolicy,
         voice: VoiceProfile,
         detector: LanguageDetector | None = None,
+        observe: Callable[[Outcome], None] | None = None,
     ) -> None:
         self.retriever = retriever
         self.answerer = answerer
         self.policy = policy
         self.voice = voice
         self.detector = detector
+        self.observe = observe  # e.g. Metrics.outcome: sees every outcome, changes none
 
     def ask(
         self,
@@ -108,7 +110,10 @@ class Bot:
             yield piece
         elapsed = (time.perf_counter() - started) * 1000
         ttft = (first - started) * 1000 if first is not None else None
-        yield Outcome(question, tuple(hits), draft, decision, reply, elapsed, ttft)
+        outcome = Outcome(question, tuple(hits), draft, decision, reply, elapsed, ttft)
+        if self.observe is not None:
+            self.observe(outcome)
+        yield outcome
 
     def notice(
         self,

@@ -150,21 +150,42 @@ def ask(
 def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Processes (each loads the models)")] = 1,
     data_dir: DataDir = None,
 ) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    """Serve the HTTP API (OpenAPI docs at /docs); logs are JSON lines on stderr."""
+    import tempfile
+
     import uvicorn
 
-    from firstlast.api.app import create_app
-    from firstlast.wiring import build
+    from firstlast.api.ops import log_config
 
     _quiet_libraries()
     settings = _settings(data_dir)
     if not (settings.api.widget_keys or settings.api.agent_keys or settings.api.admin_keys):
         raise ConfigError("no API keys configured; set FIRSTLAST_API__WIDGET_KEYS / AGENT_KEYS / ADMIN_KEYS")
-    services = build(settings)
-    services.retriever.lexical_index()  # build BM25 now, not while the first customer waits
-    uvicorn.run(create_app(services), host=host, port=port, log_level="info")
+    logs = log_config(os.environ.get("FIRSTLAST_LOG_LEVEL", "INFO"))
+    if workers == 1:
+        from firstlast.api.ops import app_from_settings
+
+        uvicorn.run(app_from_settings(settings), host=host, port=port, log_config=logs)
+        return
+    from firstlast.schema import open_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    open_database(settings.sql_url).close()  # refused or created here once, not raced by the workers
+    if data_dir:
+        os.environ["FIRSTLAST_DATA_DIR"] = str(data_dir)
+    with tempfile.TemporaryDirectory(prefix="firstlast-metrics-") as metrics_dir:
+        os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", metrics_dir)  # /metrics adds up all workers
+        uvicorn.run(
+            "firstlast.api.ops:app_from_environment",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=logs,
+        )
 
 
 @app.command()

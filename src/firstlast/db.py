@@ -26,11 +26,12 @@ from sqlalchemy import (
     create_engine,
     event,
     make_url,
+    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from firstlast.errors import BackendError
+from firstlast.errors import BackendError, Conflict
 
 
 def utcnow() -> datetime:
@@ -283,6 +284,28 @@ class Database:
         finally:
             session.close()
 
+    @staticmethod
+    def change_status(session: Session, row: Base, status: str, read: str) -> None:
+        """Move ``row`` from the status this transaction ``read`` to ``status``, or raise Conflict if
+        another transaction changed it meanwhile. One conditional UPDATE: PostgreSQL runs
+        transactions side by side and SQLite reads outside its write lock, so a status checked in
+        Python alone could be decided twice."""
+        if status == read:
+            return
+        table = type(row)
+        key = table.__mapper__.primary_key[0]
+        row_id = getattr(row, key.key or "id")
+        changed = session.execute(
+            update(table)
+            .where(key == row_id, table.__table__.c.status == read)
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        )
+        if changed.rowcount != 1:  # type: ignore[attr-defined]
+            what = f"{table.__tablename__.rstrip('s')} {row_id}"
+            raise Conflict(f"{what} was changed by someone else at the same time; reload it")
+        row.status = status  # type: ignore[attr-defined]
+
     def record(
         self, session: Session, entity: str, entity_id: str, action: str, actor: str, **detail: Any
     ) -> None:
@@ -293,7 +316,8 @@ def _connect_args(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         return {"check_same_thread": False, "timeout": 30}
     if url.startswith("postgresql"):
-        return {"options": "-c timezone=UTC"}  # times come back in UTC whatever the server's zone
+        # times come back in UTC whatever the server's zone; an unreachable server fails in 10 s
+        return {"options": "-c timezone=UTC", "connect_timeout": 10}
     return {}
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from firstlast.answerer.brand_voice import VoiceProfile, load_voice_profile
@@ -31,6 +31,7 @@ from firstlast.ingest.pipeline import Ingestor
 from firstlast.language import LanguageDetector
 from firstlast.learning.service import LearningService
 from firstlast.learning.verdict import ResolutionJudge
+from firstlast.metrics import Metrics
 from firstlast.retriever.analysis import TextAnalyzer
 from firstlast.retriever.chroma_store import ChromaStore, KnowledgeStore
 from firstlast.retriever.embeddings import Embedder, build_embedder
@@ -55,6 +56,7 @@ class Services:
     # -- handoff: feedback and the webhook worker (stopped by close() on app shutdown) --
     feedback: FeedbackService | None = None
     notifier: WebhookNotifier | None = None
+    metrics: Metrics = field(default_factory=Metrics)  # Prometheus: /metrics
 
     def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
@@ -179,7 +181,8 @@ def build(
         sensitive=sensitive_matcher(h.sensitive_keywords, h.sensitive_patterns),
         streak=h.low_confidence_streak,
     )
-    bot = Bot(retriever, answerer, policy, voice, detector)
+    metrics = Metrics()
+    bot = Bot(retriever, answerer, policy, voice, detector, observe=metrics.outcome)
     # -- learning loop (issue #5): verdicts, dedupe, conflicts, learned entries --
     lrn = settings.learning
     judge = ResolutionJudge(
@@ -216,6 +219,7 @@ def build(
         learning,
         feedback=FeedbackService(db),
         notifier=notifier,
+        metrics=metrics,
     )
 
 

@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from firstlast import __version__
-from firstlast.api import agents, conversations, knowledge
+from firstlast.api import agents, conversations, knowledge, ops
 from firstlast.api import learning as learning_routes  # issue #5
 from firstlast.errors import (
     BackendError,
@@ -55,6 +55,7 @@ def create_app(services: Services) -> FastAPI:
         description="AI-first answer bot: the bot answers first, people answer last, and the bot learns.",
     )
     app.state.services = services
+    ops.install(app, services)  # /readyz, /metrics, request ids, access log
     if services.settings.api.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -83,7 +83,8 @@ class SqlDeskTransaction:
 
     def save_conversation(self, conversation: Conversation) -> None:
         row = self._conversation_row(conversation.id)
-        row.status, row.context, row.updated_at = conversation.status, dict(conversation.context), utcnow()
+        Database.change_status(self._s, row, conversation.status, read=row.status)  # Conflict if raced
+        row.context, row.updated_at = dict(conversation.context), utcnow()
 
     def add_message(self, conversation_id: str, message: NewMessage) -> Message:
         row = MessageRow(
@@ -115,7 +116,8 @@ class SqlDeskTransaction:
 
     def save_handoff(self, handoff: Handoff) -> None:
         row = self._handoff_row(handoff.id)
-        for key, value in row_values(HandoffRow, handoff, skip=("id", "created_at")).items():
+        Database.change_status(self._s, row, handoff.status, read=row.status)  # Conflict if raced
+        for key, value in row_values(HandoffRow, handoff, skip=("id", "created_at", "status")).items():
             setattr(row, key, value)
         self._s.flush()
 

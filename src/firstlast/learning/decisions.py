@@ -74,6 +74,7 @@ class SuggestionDecisions:
             row = suggestion_row(s, suggestion_id)
             edited = answer is not None and answer.strip() != "" and answer.strip() != row.answer
             status = SUGGESTION.next(row.status, SuggestionEvent.EDIT if edited else SuggestionEvent.APPROVE)
+            self._db.change_status(s, row, status, read=row.status)  # first: one decision wins
             final = scrub(answer.strip(), self._names(s, row)) if edited and answer else row.answer
             flag = s.get(SuggestionFlagRow, row.id)
             sources = s.scalars(
@@ -106,7 +107,9 @@ class SuggestionDecisions:
             raise InvalidInput("approver must not be empty")
         with self._db.session() as s:
             row = suggestion_row(s, suggestion_id)
-            row.status = SUGGESTION.next(row.status, SuggestionEvent.REJECT)
+            self._db.change_status(
+                s, row, SUGGESTION.next(row.status, SuggestionEvent.REJECT), read=row.status
+            )
             row.decided_by = approver
             row.decided_at = utcnow()
             row.note = note
