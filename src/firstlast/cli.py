@@ -182,6 +182,7 @@ def serve(
             "firstlast.api.ops:app_from_environment",
             factory=True,
             workers=workers,
+            timeout_worker_healthcheck=120,  # a starting worker loads its models before it answers pings
             host=host,
             port=port,
             log_config=logs,

@@ -1,5 +1,6 @@
-"""Two `firstlast serve` processes on one data folder (embedded Chroma + SQLite): an answer approved
-through process A answers the next customer of process B within one second."""
+"""Two `firstlast serve` processes on one data folder (embedded Chroma + SQLite), on a `chroma run`
+server, and on PostgreSQL + a `chroma run` server with one of them running two workers: an answer
+approved through process A answers the next customer of process B within one second."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
+from firstlast.testing.postgres import PostgresCluster
 from firstlast.testing.servers import firstlast_server, free_port, run_cli, start
 from firstlast.types import Question
 from firstlast.wiring import Services
@@ -54,10 +57,9 @@ def _ask(http: httpx.Client, base: str, text: str) -> dict:
     return reply
 
 
-@pytest.fixture(scope="module")
-def two_servers_on_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """The same, with Chroma as a server (`chroma run`) that both API processes talk to."""
-    tmp = tmp_path_factory.mktemp("chroma-server")
+@contextmanager
+def _chroma_server(tmp: Path) -> Iterator[int]:
+    """A `chroma run` server on 127.0.0.1 with its data in ``tmp``; its port."""
     chroma_port = free_port()
     chroma_bin = Path(sys.executable).with_name("chroma")
     if not chroma_bin.exists():
@@ -75,7 +77,15 @@ def two_servers_on_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> It
         ],
         chroma_port,
     )
-    env = {
+    try:
+        chroma.wait_until_up("/api/v2/heartbeat")
+        yield chroma_port
+    finally:
+        chroma.stop()
+
+
+def _env(tmp: Path, chroma_port: int, **more: str) -> dict[str, str]:
+    return {
         **os.environ,
         "FIRSTLAST_DATA_DIR": str(tmp / "data"),
         "FIRSTLAST_CHROMA__MODE": "http",
@@ -83,14 +93,35 @@ def two_servers_on_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> It
         "FIRSTLAST_ANSWER__VOICE_PROFILE": str(REPO / "examples" / "voice.yaml"),
         "FIRSTLAST_API__WIDGET_KEYS": '["mp-widget"]',
         "FIRSTLAST_API__AGENT_KEYS": '["mp-agent"]',
+        **more,
     }
-    try:
-        chroma.wait_until_up("/api/v2/heartbeat")
+
+
+@pytest.fixture(scope="module")
+def two_servers_on_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The same, with Chroma as a server (`chroma run`) that both API processes talk to."""
+    tmp = tmp_path_factory.mktemp("chroma-server")
+    with _chroma_server(tmp) as chroma_port:
+        env = _env(tmp, chroma_port)
         run_cli("ingest", str(REPO / "examples" / "sample_kb"), env=env)
         with firstlast_server(env) as a, firstlast_server(env) as b:
             yield a.base, b.base
-    finally:
-        chroma.stop()
+
+
+@pytest.fixture(scope="module")
+def scaled_out(
+    tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster
+) -> Iterator[tuple[str, str]]:
+    """The production shape: PostgreSQL, a `chroma run` server, and `serve --workers 2` (A) beside a
+    one-worker `serve` (B), all on one database and one Chroma."""
+    tmp = tmp_path_factory.mktemp("scaled-out")
+    url = postgres_cluster.create_database()
+    with _chroma_server(tmp) as chroma_port:
+        env = _env(tmp, chroma_port, FIRSTLAST_DATABASE_URL=url)
+        run_cli("ingest", str(REPO / "examples" / "sample_kb"), env=env)
+        with firstlast_server(env, timeout=300, workers=2) as a, firstlast_server(env, timeout=300) as b:
+            yield a.base, b.base
+    postgres_cluster.drop_database(url)
 
 
 @pytest.mark.integration
@@ -105,6 +136,47 @@ def test_with_a_chroma_server_approved_through_one_process_answers_through_anoth
     two_servers_on_chroma_server: tuple[str, str],
 ) -> None:
     _approve_in_a_answer_in_b(*two_servers_on_chroma_server)
+
+
+@pytest.mark.integration
+def test_on_postgresql_and_a_chroma_server_with_workers_approved_in_one_answers_in_another(
+    scaled_out: tuple[str, str],
+) -> None:
+    _approve_in_a_answer_in_b(*scaled_out)
+
+
+@pytest.mark.integration
+def test_serve_with_two_workers_answers_from_both_and_adds_up_their_metrics(
+    scaled_out: tuple[str, str],
+) -> None:
+    a, _b = scaled_out
+    processes: set[int] = set()
+    for _ in range(60):  # a new connection each time: the kernel hands it to either worker
+        ready = httpx.get(f"{a}/readyz", headers={"Connection": "close"}, timeout=30)
+        assert ready.status_code == 200, ready.text
+        processes.add(ready.json()["process"])
+        if len(processes) == 2:
+            break
+    assert len(processes) == 2, processes
+    time.sleep(1)  # the last /readyz above is recorded
+    before = _readyz_count(httpx.get(f"{a}/metrics", timeout=30).text)
+    for _ in range(10):
+        assert httpx.get(f"{a}/readyz", headers={"Connection": "close"}, timeout=30).status_code == 200
+    # whichever worker answers /metrics counts both workers' requests (each records its request
+    # just after the response went out: allow it a moment)
+    deadline, counted = time.monotonic() + 5, 0.0
+    while time.monotonic() < deadline and counted < 10:
+        counted = _readyz_count(httpx.get(f"{a}/metrics", timeout=30).text) - before
+    assert counted == 10
+
+
+def _readyz_count(metrics: str) -> float:
+    line = next(
+        x
+        for x in metrics.splitlines()
+        if x.startswith("firstlast_request_seconds_count") and '"/readyz"' in x
+    )
+    return float(line.rsplit(" ", 1)[1])
 
 
 def _approve_in_a_answer_in_b(a: str, b: str) -> None:

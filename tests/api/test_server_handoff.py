@@ -92,7 +92,7 @@ def test_served_handoff_with_webhooks_feedback_and_clean_shutdown(received, tmp_
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=20)
-    stderr = proc.stderr.read().decode() if proc.stderr else ""
+    stderr = server.stderr()
     # uvicorn re-raises SIGTERM after a graceful shutdown; the shutdown hook stopped the worker
     assert code in (0, -signal.SIGTERM) and "Application shutdown complete" in stderr, stderr
     assert "Traceback" not in stderr, stderr

@@ -42,6 +42,12 @@ def app_from_settings(settings: Settings) -> FastAPI:
 
 def app_from_environment() -> FastAPI:
     """Each worker's app under ``firstlast serve --workers N`` (settings from the environment)."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars between the JSON lines
+    except ImportError:  # pragma: no cover
+        pass
     return app_from_settings(load_settings())
 
 
@@ -166,6 +172,7 @@ def log_config(level: str) -> dict[str, Any]:
             "uvicorn.error": {"handlers": [], "propagate": True},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
             "firstlast.access": {"level": "INFO"},
+            "alembic": {"level": "WARNING"},
             **{name: {"level": "ERROR"} for name in ("chromadb", "httpx", "sentence_transformers", "bm25s")},
         },
     }
