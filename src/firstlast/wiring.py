@@ -27,6 +27,7 @@ from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.policy import HandoffPolicy, sensitive_matcher
 from firstlast.handoff.sentiment import FrustrationDetector
 from firstlast.ingest.chunker import Chunker
+from firstlast.ingest.jobs import IngestJobs
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.language import LanguageDetector
 from firstlast.learning.service import LearningService
@@ -54,6 +55,7 @@ class Services:
     # -- handoff: feedback and the webhook worker (stopped by close() on app shutdown) --
     feedback: FeedbackService | None = None
     notifier: WebhookNotifier | None = None
+    jobs: IngestJobs | None = None  # knowledge uploads ingested in the background (issue #13)
 
     def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
@@ -65,6 +67,8 @@ class Services:
         """Stop background workers; the app calls this on shutdown."""
         if self.notifier is not None:
             self.notifier.close()
+        if self.jobs is not None:
+            self.jobs.close()
 
 
 def build_store(settings: Settings, suffix: str = "") -> ChromaStore:
@@ -214,6 +218,7 @@ def build(
         learning,
         feedback=FeedbackService(db),
         notifier=notifier,
+        jobs=IngestJobs(db, ingestor),
     )
 
 

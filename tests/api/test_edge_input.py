@@ -74,7 +74,9 @@ def test_rows_stored_with_lone_surrogates_before_the_fix_are_read_without_a_500(
     handoffs = client.get("/v1/handoffs", headers=AGENT)
     assert handoffs.status_code == 200, handoffs.text
     packet = client.get(f"/v1/handoffs/{handoffs.json()[0]['id']}", headers=AGENT)
-    assert packet.status_code == 200 and packet.json()["customer_context"]["attributes"]["plan"] == "pro\ufffd"
+    assert (
+        packet.status_code == 200 and packet.json()["customer_context"]["attributes"]["plan"] == "pro\ufffd"
+    )
 
 
 # -- 4: bounded fields and bodies -----------------------------------------------------------------
@@ -93,7 +95,10 @@ def test_oversized_customer_attributes_are_refused(client: TestClient, attribute
     assert response.status_code == 422, response.text
     conversation_id, headers = _open(client)
     body = {"text": "hi", "context": {"attributes": attributes}}
-    assert client.post(f"/v1/conversations/{conversation_id}/messages", headers=headers, json=body).status_code == 422
+    assert (
+        client.post(f"/v1/conversations/{conversation_id}/messages", headers=headers, json=body).status_code
+        == 422
+    )
 
 
 def test_a_body_over_the_limit_is_refused_with_413_before_it_is_read(client: TestClient) -> None:
@@ -120,7 +125,9 @@ def test_agent_and_admin_bodies_have_the_same_bound(client: TestClient) -> None:
 @pytest.fixture
 def limited(make_settings: Callable[..., Settings], embedder: CountingEmbedder) -> TestClient:
     settings = make_settings()
-    api = settings.api.model_copy(update={"rate_limit_client": "5/minute", "rate_limit_conversation": "3/minute"})
+    api = settings.api.model_copy(
+        update={"rate_limit_client": "5/minute", "rate_limit_conversation": "3/minute"}
+    )
     services = build(settings.model_copy(update={"api": api}), embedder=embedder)
     return TestClient(create_app(services), raise_server_exceptions=False)
 

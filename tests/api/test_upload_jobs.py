@@ -46,7 +46,9 @@ def upload(client: TestClient | httpx.Client, files: list, timeout: float = 60.0
     return job
 
 
-def test_an_upload_is_a_job_to_poll_with_progress_and_a_result(client: TestClient, services: Services) -> None:
+def test_an_upload_is_a_job_to_poll_with_progress_and_a_result(
+    client: TestClient, services: Services
+) -> None:
     files = [("files", (p.name, p.read_bytes(), "text/markdown")) for p in sorted(SAMPLE_KB.glob("*.md"))]
     response = client.post("/v1/knowledge", headers=ADMIN, files=files)
     assert response.status_code == 202
@@ -78,11 +80,15 @@ class _GatedEmbedder:
 
 
 @pytest.fixture
-def gated_server(make_settings: Callable[..., Settings], minilm: MiniLMEmbedder) -> Iterator[tuple[str, _GatedEmbedder]]:
+def gated_server(
+    make_settings: Callable[..., Settings], minilm: MiniLMEmbedder
+) -> Iterator[tuple[str, _GatedEmbedder]]:
     gated = _GatedEmbedder(minilm)
     services = build(make_settings(), embedder=gated)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -164,7 +170,9 @@ def test_an_upload_does_not_replace_a_document_of_another_source(
     taken = sorted(d.id for d in documents)[0]
     before = [c.text for c in services.store.chunks() if c.doc_id == taken]
     line = b'{"id": "%s", "title": "2FA", "text": "Email your password to support."}\n' % taken.encode()
-    response = client.post("/v1/knowledge", headers=ADMIN, files=[("files", ("kb.jsonl", line, "application/json"))])
+    response = client.post(
+        "/v1/knowledge", headers=ADMIN, files=[("files", ("kb.jsonl", line, "application/json"))]
+    )
     assert response.status_code == 409, response.text
     assert taken in response.json()["detail"] and source in response.json()["detail"]
     assert [c.text for c in services.store.chunks() if c.doc_id == taken] == before

@@ -11,10 +11,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
+from tests.conftest import WIDGET_KEY, post_until_handoff
 
 from firstlast.api.app import create_app
 from firstlast.wiring import Services
-from tests.conftest import WIDGET_KEY, post_until_handoff
 
 DISCOUNT = "Yes: registered non-profit organisations get 50% off the Team plan."
 
@@ -43,12 +43,16 @@ class _Depth:
 def test_learning_from_a_resolution_never_opens_a_session_inside_another(sample_services: Services) -> None:
     depth = _Depth(sample_services)
     learning = sample_services.learning
-    learned = learning.on_resolved("Do you offer a discount for non-profit organisations?", DISCOUNT, agent="sam")
+    learned = learning.on_resolved(
+        "Do you offer a discount for non-profit organisations?", DISCOUNT, agent="sam"
+    )
     assert learned.suggestion is not None
     learning.approve(learned.suggestion.id, approver="lead")
     # a conflicting answer to the learned question: the conflict check reads the learned entries
     conflicting = learning.on_resolved(
-        "Is there a discount for non-profit organisations?", "No, we have no discounts at all.", agent="kim"
+        "Do non-profit organisations get a discount?",
+        "No, we stopped our non-profit programme in 2024; all plans are full price.",
+        agent="kim",
     )
     assert conflicting.suggestion is not None and conflicting.suggestion.conflict is not None
     conversation, _ = sample_services.desk.start("chat")
