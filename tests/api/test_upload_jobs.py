@@ -21,7 +21,7 @@ from firstlast.ingest.loaders import load_path
 from firstlast.retriever.embeddings import MiniLMEmbedder
 from firstlast.testing.servers import free_port
 from firstlast.wiring import Services, build
-from tests.conftest import ADMIN_KEY, SAMPLE_KB, WIDGET_KEY
+from tests.conftest import ADMIN_KEY, SAMPLE_KB, WIDGET_KEY, upload_and_wait
 
 ADMIN = {"X-API-Key": ADMIN_KEY}
 WIDGET = {"Authorization": f"Bearer {WIDGET_KEY}"}
@@ -32,18 +32,8 @@ def client(services: Services) -> TestClient:
     return TestClient(create_app(services), raise_server_exceptions=False)
 
 
-def upload(client: TestClient | httpx.Client, files: list, timeout: float = 60.0) -> dict:
-    """POST /v1/knowledge, then poll the job until it is done or failed."""
-    response = client.post("/v1/knowledge", headers=ADMIN, files=files)
-    assert response.status_code == 202, response.text
-    job = response.json()
-    assert response.headers["Location"] == f"/v1/knowledge/jobs/{job['id']}"
-    deadline = time.monotonic() + timeout
-    while job["status"] in ("queued", "running"):
-        assert time.monotonic() < deadline, job
-        time.sleep(0.05)
-        job = client.get(response.headers["Location"], headers=ADMIN).json()
-    return job
+def upload(client: TestClient | httpx.Client, files: list) -> dict:
+    return upload_and_wait(client, files, ADMIN)
 
 
 def test_an_upload_is_a_job_to_poll_with_progress_and_a_result(
