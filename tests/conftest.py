@@ -102,6 +102,22 @@ def sample_services(services: Services) -> Services:
     return services
 
 
+def upload_and_wait(client: Any, files: list[Any], headers: dict[str, str], timeout: float = 120.0) -> dict:
+    """POST /v1/knowledge (202 and a job), then poll the job until it is done or failed."""
+    import time
+
+    response = client.post("/v1/knowledge", headers=headers, files=files)
+    assert response.status_code == 202, response.text
+    job = response.json()
+    assert response.headers["Location"] == f"/v1/knowledge/jobs/{job['id']}"
+    deadline = time.monotonic() + timeout
+    while job["status"] in ("queued", "running"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.05)
+        job = client.get(response.headers["Location"], headers=headers).json()
+    return dict(job)
+
+
 def post_until_handoff(desk: Any, conversation_id: str, text: str) -> Any:
     """Post a customer message; when the bot offers a person (low confidence), accept the offer."""
     posted = desk.post(conversation_id, text)

@@ -78,6 +78,9 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Overrides FIRS
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (.md .html .txt .pdf .jsonl)")],
     prune: Annotated[bool, typer.Option(help="Remove documents of these sources that are gone")] = False,
+    take_over: Annotated[
+        bool, typer.Option(help="Move documents another source holds (e.g. a moved folder) to this one")
+    ] = False,
     data_dir: DataDir = None,
 ) -> None:
     """Add or update knowledge; unchanged documents cost nothing."""
@@ -102,6 +105,7 @@ def ingest(
                 source=source,
                 prune=prune,
                 progress=functools.partial(_advance, bar, task),
+                take_over=take_over,
             )
         console.print(
             f"{Path(source).name}: {report.documents_seen} documents — {report.added} added, "

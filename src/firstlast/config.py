@@ -72,8 +72,27 @@ class ApiSettings(BaseModel):
     widget_keys: list[SecretStr] = []
     agent_keys: list[SecretStr] = []
     admin_keys: list[SecretStr] = []
-    max_upload_bytes: int = Field(20_000_000, gt=0)
+    max_upload_bytes: int = Field(20_000_000, gt=0)  # one knowledge upload request, all its files
+    max_body_bytes: int = Field(65_536, gt=0)  # any other request body (JSON)
     cors_origins: list[str] = []
+    # Rate limits on the public widget key (``limits`` notation: "600/minute", "10/second;300/hour"):
+    # per widget key and client address, and message posts per conversation. The defaults leave
+    # room for many visitors behind one address; a real widget never comes near them.
+    rate_limit_client: str = "1200/minute"
+    rate_limit_conversation: str = "120/minute"
+    # where the counters live: memory:// (per process) or a shared one, e.g. redis://host:6379
+    rate_limit_storage: str = "memory://"
+
+    @field_validator("rate_limit_client", "rate_limit_conversation")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '600/minute': {value!r} ({exc})") from None
+        return value
 
     @field_validator("widget_keys", "agent_keys", "admin_keys")
     @classmethod

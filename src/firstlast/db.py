@@ -8,6 +8,7 @@ A row becomes its frozen record through the one mapping in ``firstlast/mapping.p
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -32,6 +33,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from firstlast.errors import BackendError, Conflict
+
+log = logging.getLogger(__name__)
+_BUSY_TIMEOUT_S = 15.0
 
 
 def utcnow() -> datetime:
@@ -247,6 +251,37 @@ class OutboxRow(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
+# -- the API edge (issue #13): knowledge-upload jobs and message retries ---------------------------
+
+
+class JobRow(Base):
+    """A knowledge upload being ingested in the background; any API process answers its poll."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # ingest
+    status: Mapped[str] = mapped_column(String(16), index=True)  # records.JobStatus
+    done: Mapped[int] = mapped_column(Integer, default=0)  # documents done
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # the IngestReport
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128), default="")  # the uploaded file names
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdempotencyRow(Base):
+    """The first response to a message post sent with an ``Idempotency-Key``: a retry gets it back
+    instead of posting the message again. ``response`` is None while the first request runs."""
+
+    __tablename__ = "idempotency_keys"
+    conversation_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class Database:
     """Engine and sessions. ``with db.session() as s: ...`` commits on success, rolls back on error.
 
@@ -277,7 +312,9 @@ class Database:
             session.commit()
         except SQLAlchemyError as exc:
             session.rollback()
-            raise BackendError(f"database error: {exc}") from exc
+            # the statement and its parameters go to the log, never to the caller
+            log.error("database error", exc_info=exc)
+            raise BackendError("the database is unavailable or busy; try again shortly") from exc
         except BaseException:
             session.rollback()
             raise
@@ -314,7 +351,8 @@ class Database:
 
 def _connect_args(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
-        return {"check_same_thread": False, "timeout": 30}
+        # a writer waits up to the busy timeout for the write lock (WAL lets readers go on)
+        return {"check_same_thread": False, "timeout": _BUSY_TIMEOUT_S}
     if url.startswith("postgresql"):
         # times come back in UTC whatever the server's zone; an unreachable server fails in 10 s
         return {"options": "-c timezone=UTC", "connect_timeout": 10}
@@ -332,5 +370,6 @@ def _first_line(exc: Exception) -> str:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -10,6 +10,7 @@ record's typed parts (pydantic validates them at this edge). There is no hand-wr
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -20,6 +21,7 @@ from sqlalchemy import Date, DateTime
 from firstlast.db import Base, iso
 
 R = TypeVar("R")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # in a str every one is lone: pairs are decoded
 
 
 @cache
@@ -39,12 +41,31 @@ def to_record(cls: type[R], row: Base, **values: Any) -> R:
     return _adapter(cls).validate_python({**data, **values})
 
 
+def to_aware(value: datetime) -> datetime:
+    """A stored time with its zone (SQLite hands times back without it; they are stored in UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
 def _plain(value: Any) -> Any:
     """Times as ISO text, in UTC (SQLite hands them back without their zone; they were stored in UTC;
-    PostgreSQL hands them back in the session's zone)."""
+    PostgreSQL hands them back in the session's zone);
+    text that cannot be sent as UTF-8 (lone surrogates a JSON column kept from before the API
+    refused them) with U+FFFD in their place, so an old bad row never breaks a read."""
     if isinstance(value, datetime):
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    return iso(value) if isinstance(value, date) else value
+        value = to_aware(value).astimezone(UTC)
+    if isinstance(value, date):
+        return iso(value)
+    return _readable(value)
+
+
+def _readable(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_readable(k): _readable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_readable(v) for v in value]
+    return value
 
 
 def row_values(row_cls: type[Base], record: Any, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.policy import HandoffPolicy, sensitive_matcher
 from firstlast.handoff.sentiment import FrustrationDetector
 from firstlast.ingest.chunker import Chunker
+from firstlast.ingest.jobs import IngestJobs
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.language import LanguageDetector
 from firstlast.learning.service import LearningService
@@ -57,6 +58,7 @@ class Services:
     feedback: FeedbackService | None = None
     notifier: WebhookNotifier | None = None
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus: /metrics
+    jobs: IngestJobs | None = None  # knowledge uploads ingested in the background (issue #13)
 
     def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
@@ -68,6 +70,8 @@ class Services:
         """Stop background workers and close database connections; the app calls this on shutdown."""
         if self.notifier is not None:
             self.notifier.close()
+        if self.jobs is not None:
+            self.jobs.close()
         self.db.close()
 
 
@@ -220,6 +224,7 @@ def build(
         feedback=FeedbackService(db),
         notifier=notifier,
         metrics=metrics,
+        jobs=IngestJobs(db, ingestor),
     )
 
 

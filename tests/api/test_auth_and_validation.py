@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 
 from firstlast.api.app import create_app
 from firstlast.wiring import Services
-from tests.conftest import ADMIN_KEY, AGENT_KEY, WIDGET_KEY
+from tests.conftest import ADMIN_KEY, AGENT_KEY, WIDGET_KEY, upload_and_wait
 
 WIDGET = {"Authorization": f"Bearer {WIDGET_KEY}"}
 AGENT = {"Authorization": f"Bearer {AGENT_KEY}"}
@@ -105,7 +105,7 @@ def test_bad_channel_and_unknown_ids(client: TestClient) -> None:
 
 def test_bad_uploads_are_rejected_and_store_is_untouched(client: TestClient, services: Services) -> None:
     good = [("files", ("a.md", b"# Alpha\n\nAlpha text.", "text/markdown"))]
-    assert client.post("/v1/knowledge", headers=ADMIN, files=good).status_code == 200
+    assert upload_and_wait(client, good, ADMIN)["status"] == "done"
     before = services.store.count()
     exe = [("files", ("tool.exe", b"MZ\x00\x01", "application/octet-stream"))]
     assert client.post("/v1/knowledge", headers=ADMIN, files=exe).status_code == 415

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from firstlast.api.app import create_app
 from firstlast.wiring import Services
-from tests.conftest import ADMIN_KEY, AGENT_KEY, BOTH_DATABASES, SAMPLE_KB, WIDGET_KEY
+from tests.conftest import ADMIN_KEY, AGENT_KEY, BOTH_DATABASES, SAMPLE_KB, WIDGET_KEY, upload_and_wait
 
 pytestmark = BOTH_DATABASES  # SQLite and PostgreSQL
 
@@ -20,9 +20,9 @@ ADMIN = {"X-API-Key": ADMIN_KEY}
 
 def _upload_sample_kb(client: TestClient) -> dict:
     files = [("files", (p.name, p.read_bytes(), "text/markdown")) for p in sorted(SAMPLE_KB.glob("*.md"))]
-    response = client.post("/v1/knowledge", headers=ADMIN, files=files)
-    assert response.status_code == 200, response.text
-    return response.json()
+    job = upload_and_wait(client, files, ADMIN)
+    assert job["status"] == "done", job
+    return dict(job["result"])
 
 
 def _open(client: TestClient, **context: object) -> tuple[str, dict[str, str]]:
@@ -171,7 +171,7 @@ def test_admin_can_delete_a_document_and_it_disappears(sample_services: Services
     files = [
         ("files", ("pets.md", b"# Pets policy\n\nHamsters may join the Team plan for free.", "text/markdown"))
     ]
-    assert client.post("/v1/knowledge", headers=ADMIN, files=files).status_code == 200
+    assert upload_and_wait(client, files, ADMIN)["status"] == "done"
     assert client.delete("/v1/knowledge/upload/pets", headers=ADMIN).json()["chunks_removed"] == 1
     assert client.delete("/v1/knowledge/upload/pets", headers=ADMIN).status_code == 404
     ids = {d["doc_id"] for d in client.get("/v1/knowledge", headers=ADMIN).json()}

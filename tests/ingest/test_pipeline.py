@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from firstlast.errors import InvalidInput
+from firstlast.errors import Conflict, InvalidInput
 from firstlast.ingest.loaders import load_path
 from firstlast.types import Document
 from firstlast.wiring import build
@@ -100,9 +100,14 @@ def test_document_without_an_id_is_invalid_input(services):
         services.ingestor.ingest([Document("  ", "T", "text")], source="help")
 
 
-def test_same_document_under_another_source_is_rewritten_with_that_source(services, embedder):
+def test_same_document_under_another_source_is_refused_unless_taken_over(services, embedder):
+    """A moved folder takes its documents over only when told to (``firstlast ingest --take-over``);
+    otherwise one source never silently replaces another's document (issue #13)."""
     services.ingestor.ingest(docs(a="Alpha article."), source="old-folder")
     embedder.reset()
-    report = services.ingestor.ingest(docs(a="Alpha article."), source="new-folder")
+    with pytest.raises(Conflict, match="old-folder"):
+        services.ingestor.ingest(docs(a="Alpha article."), source="new-folder")
+    assert services.store.documents()["a"].source == "old-folder"
+    report = services.ingestor.ingest(docs(a="Alpha article."), source="new-folder", take_over=True)
     assert report.updated == 1 and embedder.documents_embedded == 1
     assert services.store.documents()["a"].source == "new-folder"

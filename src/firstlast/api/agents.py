@@ -16,12 +16,13 @@ from firstlast.api.schemas import (
     HandoffPacketOut,
     Reject,
     Resolve,
+    errors,
 )
 from firstlast.errors import BackendError
 from firstlast.learning.records import Suggestion, SuggestionStatus
 from firstlast.records import Feedback, Handoff, HandoffStatus
 
-router = APIRouter(prefix="/v1", tags=["agents"])
+router = APIRouter(prefix="/v1", tags=["agents"], responses=errors(401, 403, 404, 409, 413, 422, 503))
 
 
 @router.get("/handoffs", response_model=list[Handoff])

@@ -16,6 +16,9 @@ from fastapi.responses import JSONResponse
 from firstlast import __version__
 from firstlast.api import agents, conversations, knowledge, ops
 from firstlast.api import learning as learning_routes  # issue #5
+from firstlast.api.guard import BodyLimit, RateLimits
+from firstlast.api.idempotency import Retries
+from firstlast.api.schemas import errors
 from firstlast.errors import (
     BackendError,
     ConfigError,
@@ -48,30 +51,50 @@ def _status_for(exc: FirstlastError) -> int:
     return 400
 
 
+def _sendable(text: str) -> str:
+    """An error message as valid UTF-8 (it may quote a caller's bad input)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
 def create_app(services: Services) -> FastAPI:
     app = FastAPI(
         title="firstlast",
         version=__version__,
         description="AI-first answer bot: the bot answers first, people answer last, and the bot learns.",
     )
+    api = services.settings.api
     app.state.services = services
+    app.state.limits = RateLimits(api)
+    app.state.retries = Retries(services.db)
+    app.add_middleware(
+        BodyLimit, default=api.max_body_bytes, upload=api.max_upload_bytes, upload_path="/v1/knowledge"
+    )
     ops.install(app, services)  # /readyz, /metrics, request ids, access log
-    if services.settings.api.cors_origins:
+    if api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=services.settings.api.cors_origins,
+            allow_origins=api.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "X-Conversation-Token", "Content-Type"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "X-Conversation-Token",
+                "Content-Type",
+                "Idempotency-Key",
+            ],
+            expose_headers=["Retry-After", "Location"],
         )
 
     @app.exception_handler(FirstlastError)
     async def _firstlast_error(_request: Request, exc: FirstlastError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=_status_for(exc))
+        return JSONResponse({"detail": _sendable(str(exc))}, status_code=_status_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
-            f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+            _sendable(
+                f"{'.'.join(str(p) for p in e.get('loc', ()) if p != 'body') or 'body'}: {e.get('msg')}"
+            )
             for e in exc.errors()
         ]
         return JSONResponse({"detail": "; ".join(problems), "errors": problems}, status_code=422)
@@ -81,7 +104,7 @@ def create_app(services: Services) -> FastAPI:
         log.exception("unhandled error")
         return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
 
-    @app.get("/healthz", tags=["ops"])
+    @app.get("/healthz", tags=["ops"], responses=errors(503))
     def healthz() -> dict[str, object]:
         return {"status": "ok", "version": __version__, "chunks": services.store.count()}
 

@@ -10,29 +10,51 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from firstlast.api.deps import CallerScope, ServicesDep
+from firstlast.api.idempotency import Retries, body_hash
 from firstlast.api.schemas import (
     ConversationCreate,
     ConversationCreated,
     FeedbackCreate,
     MessageCreate,
     ReplyOut,
+    errors,
 )
+from firstlast.errors import NotFound
 from firstlast.records import Conversation, Feedback, PostedMessage
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+router = APIRouter(
+    prefix="/v1/conversations",
+    tags=["conversations"],
+    responses=errors(401, 403, 404, 413, 422, 429, 503),
+)
 TokenHeader = Annotated[str | None, Header(description="The token returned when the conversation was opened")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        min_length=1,
+        max_length=128,
+        description="Optional; a post sent again with the same key returns the first response "
+        "and does not post the message twice",
+    ),
+]
 
 
 def _authorize(services: ServicesDep, scope: str, conversation_id: str, token: str | None) -> None:
+    """Agents and admins reach any conversation (404 when it does not exist); a widget only the
+    one whose token it sends, and an unknown id looks the same as a wrong token (403)."""
     if scope != "widget":
         services.desk.conversation(conversation_id)  # 404 if missing
         return
-    if not token or not services.desk.check_token(conversation_id, token):
+    try:
+        allowed = bool(token) and services.desk.check_token(conversation_id, token or "")
+    except NotFound:
+        allowed = False
+    if not allowed:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, "missing or wrong X-Conversation-Token for this conversation"
         )
@@ -62,18 +84,60 @@ def read_conversation(
 def send_message(
     conversation_id: str,
     body: MessageCreate,
+    request: Request,
     services: ServicesDep,
     scope: CallerScope,
     x_conversation_token: TokenHeader = None,
     accept: Annotated[str | None, Header()] = None,
-) -> ReplyOut | StreamingResponse:
+    idempotency_key: IdempotencyKey = None,
+) -> ReplyOut | StreamingResponse | JSONResponse:
     """Send the customer's message; the reply comes as JSON, or as server-sent events when the
-    request says ``Accept: text/event-stream`` (``delta`` events with text, then one ``final``)."""
+    request says ``Accept: text/event-stream`` (``delta`` events with text, then one ``final``).
+    With an ``Idempotency-Key``, a retry returns the first response (as JSON or as events)."""
     _authorize(services, scope, conversation_id, x_conversation_token)
+    if scope == "widget":
+        request.app.state.limits.check_conversation(conversation_id)
     context = body.context.model_dump(exclude_none=True) if body.context else None
-    if accept and "text/event-stream" in accept:
-        return _stream(services, conversation_id, body.text, context)
-    return ReplyOut.of(services.desk.post(conversation_id, body.text, context))
+    streamed = bool(accept and "text/event-stream" in accept)
+    retries: Retries = request.app.state.retries
+    retry = _Retry(retries, conversation_id, idempotency_key) if idempotency_key else None
+    if retry is not None:
+        first = retries.claim(conversation_id, retry.key, body_hash(body.model_dump(mode="json")))
+        if first is not None:
+            return _replay(first) if streamed else JSONResponse(first)
+    try:
+        if streamed:
+            return _stream(services, conversation_id, body.text, context, retry)
+        out = ReplyOut.of(services.desk.post(conversation_id, body.text, context))
+    except BaseException:
+        if retry is not None:
+            retry.release()
+        raise
+    if retry is not None:
+        retry.finish(out)
+    return out
+
+
+@dataclass(frozen=True)
+class _Retry:
+    retries: Retries
+    conversation_id: str
+    key: str
+
+    def finish(self, out: ReplyOut) -> None:
+        self.retries.finish(self.conversation_id, self.key, out.model_dump(mode="json"))
+
+    def release(self) -> None:
+        self.retries.release(self.conversation_id, self.key)
+
+
+def _replay(first: dict[str, Any]) -> StreamingResponse:
+    """The stored response as the events it was sent as: its text in one ``delta``, then ``final``."""
+    reply = first.get("reply") or {}
+    events = ([_sse("delta", {"text": reply["text"]})] if reply.get("text") else []) + [_sse("final", first)]
+    return StreamingResponse(
+        iter(events), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
 
 
 # -- handoff: customer feedback ------------------------------------------------------------------
@@ -110,7 +174,11 @@ class _Done:
 
 
 def _stream(
-    services: ServicesDep, conversation_id: str, text: str, context: dict[str, Any] | None
+    services: ServicesDep,
+    conversation_id: str,
+    text: str,
+    context: dict[str, Any] | None,
+    retry: _Retry | None = None,
 ) -> StreamingResponse:
     """The reply as server-sent events while the bot produces it: ``delta`` events, then ``final``.
 
@@ -137,10 +205,15 @@ def _stream(
             if isinstance(item, str):
                 yield _sse("delta", {"text": item})
             elif isinstance(item, _Done):
-                yield _sse("final", ReplyOut.of(item.posted).model_dump(mode="json"))
+                out = ReplyOut.of(item.posted)
+                if retry is not None:
+                    retry.finish(out)
+                yield _sse("final", out.model_dump(mode="json"))
                 return
             else:
                 log.error("reply stream failed", exc_info=item)
+                if retry is not None:
+                    retry.release()
                 yield _sse("error", {"detail": "internal error; it has been logged"})
                 return
             item = items.get()

@@ -32,10 +32,12 @@ def _scope_of(services: Services, key: str) -> Scope | None:
 
 
 def caller_scope(
+    request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> Scope:
+    """The key's scope; a widget key (the public one) is also rate limited per client address."""
     key = x_api_key or ""
     if not key and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
@@ -46,6 +48,8 @@ def caller_scope(
     scope = _scope_of(services, key)
     if scope is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key")
+    if scope == "widget":
+        request.app.state.limits.check_client(key, request.client.host if request.client else "")
     return scope
 
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from firstlast.api.deps import AgentScope, ServicesDep
-from firstlast.api.schemas import LearnedAction, LearnedReview
+from firstlast.api.schemas import LearnedAction, LearnedReview, errors
 from firstlast.learning.records import EntryStatus, LearnedEntry, RetrievalMiss
 
-router = APIRouter(prefix="/v1", tags=["learning"])
+router = APIRouter(prefix="/v1", tags=["learning"], responses=errors(401, 403, 404, 409, 413, 422, 503))
 
 
 @router.get("/learned", response_model=list[LearnedEntry])

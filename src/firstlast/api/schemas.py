@@ -9,11 +9,12 @@ combine records.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from datetime import date
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from firstlast.learning.records import Suggestion
 from firstlast.records import (
@@ -36,14 +37,59 @@ from firstlast.types import (
     Grounding,
 )
 
+MAX_ATTRIBUTES = 50  # customer attributes the widget may send with a conversation or message
+MAX_ATTRIBUTE_KEY_CHARS = 64
+MAX_ATTRIBUTE_VALUE_CHARS = 1000
+
+
+def check_text(value: Any, where: str = "body") -> None:
+    """Refuse what cannot be stored and sent back: lone surrogates (JSON may carry ``"\\ud800"``,
+    which is no UTF-8), NUL characters (PostgreSQL text cannot hold them) and infinite numbers, in
+    every string, key and nested value. The message never quotes the bad text."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: NUL characters are not allowed")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(
+                f"{where}: invalid Unicode (a lone surrogate such as \\ud800); send UTF-8 text"
+            ) from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_text(key, f"{where} (a key)")
+            check_text(item, f"{where}.{key}" if isinstance(key, str) and key.isidentifier() else where)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            check_text(item, where)
+
 
 class Strict(BaseModel):
+    """A request body: no unknown fields, and only text that can be stored and sent back."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _valid_text(cls, data: Any) -> Any:
+        check_text(data)
+        return data
+
+
+AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ATTRIBUTE_KEY_CHARS)]
+AttributeText = Annotated[str, StringConstraints(max_length=MAX_ATTRIBUTE_VALUE_CHARS)]
 
 
 class CustomerContext(Strict):
     page_url: str | None = Field(None, max_length=MAX_NOTE_CHARS)
-    attributes: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    attributes: dict[AttributeKey, AttributeText | int | float | bool | None] = Field(
+        default_factory=dict,
+        max_length=MAX_ATTRIBUTES,
+        description=f"At most {MAX_ATTRIBUTES}; keys up to {MAX_ATTRIBUTE_KEY_CHARS} characters, "
+        f"text values up to {MAX_ATTRIBUTE_VALUE_CHARS}",
+    )
 
 
 class ConversationCreate(Strict):
@@ -122,6 +168,37 @@ class Reject(Strict):
     note: str = Field("", max_length=MAX_NOTE_CHARS)
 
 
+class ErrorOut(BaseModel):
+    """Every error body: ``detail`` says what is wrong; a 422 also lists each problem."""
+
+    detail: str
+    errors: list[str] | None = Field(None, description="422: one line per invalid field")
+
+
+_WHY = {
+    401: "No API key, or an unknown one",
+    403: "The key's scope does not reach this route, or the conversation token is missing or wrong",
+    404: "No such object",
+    409: "The object is not in a state that allows this",
+    413: "The request body is larger than the limit",
+    415: "A file type with no loader",
+    422: "The request is invalid; ``detail`` says why",
+    429: "Too many requests from this widget key and address, or to this conversation",
+    503: "A store (database, knowledge base) is unavailable or busy; try again",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for the error statuses a route returns, all with the ``ErrorOut`` body."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        out[code] = {"model": ErrorOut, "description": _WHY[code]}
+        if code == 429:
+            retry = {"description": "Seconds until a request is allowed again", "schema": {"type": "integer"}}
+            out[code]["headers"] = {"Retry-After": retry}
+    return out
+
+
 class DocumentOut(BaseModel):
     doc_id: str
     title: str
@@ -129,16 +206,6 @@ class DocumentOut(BaseModel):
     source: str
     chunks: int
     metadata: dict[str, str]
-
-
-class IngestOut(BaseModel):
-    documents_seen: int
-    added: int
-    updated: int
-    unchanged: int
-    removed: int
-    chunks_written: int
-    chunks_embedded: int
 
 
 # -- handoff: the packet, assignment, resolution, feedback ---------------------------------------

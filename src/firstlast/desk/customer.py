@@ -101,6 +101,10 @@ class CustomerTurns:
             raise InvalidInput(
                 f"message text must be at most {MAX_MESSAGE_CHARS} characters, got {len(text)}"
             )
+        with self._store.transaction() as tx:  # read, then let go: the bot works outside a transaction
+            seen = tx.conversation(conversation_id)
+            offered = tx.offered_handoff(seen.id) is not None if seen.status == State.OFFERED else False
+        prepared = self._prepare(seen, offered, text, on_delta)
         with self._notify.batch() as outgoing, self._store.transaction() as tx:
             conv = tx.conversation(conversation_id)
             if context:
@@ -112,8 +116,30 @@ class CustomerTurns:
                 posted = self._answer_offer(tx, conv, earlier, customer, outgoing, on_delta)
                 conv = tx.conversation(conv.id)  # the offer is answered or set aside
             if posted is None:
-                posted = self._to_bot(tx, conv, earlier, customer, outgoing, on_delta)
+                posted = self._to_bot(tx, conv, earlier, customer, outgoing, on_delta, prepared)
             return posted
+
+    def _prepare(
+        self, conv: Conversation, offered: bool, text: str, on_delta: OnDelta | None
+    ) -> Outcome | None:
+        """The bot's outcome for a message that will go to the bot, worked out before the write
+        transaction opens (retrieval and answering, maybe an LLM, hold no database lock); None when
+        the message goes elsewhere (an agent, the answer to an offer). A conversation that changes
+        in between (another message, an agent) keeps the outcome for its reply, which is what was
+        streamed; a message that no longer goes to the bot stores no reply."""
+        status = conv.status
+        if status == State.OFFERED:
+            if answer_to_offer(text) == "no" or (answer_to_offer(text) == "yes" and offered):
+                return None  # answered with a notice, in the transaction
+            status = State.BOT  # declined silently: the message goes to the bot
+        if (
+            not CONVERSATION.allows(status, Event.MESSAGE)
+            or CONVERSATION.next(status, Event.MESSAGE) != State.BOT
+        ):
+            return None
+        earlier = list(conv.messages)
+        state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
+        return self._bot.ask(Question(text, history(earlier), conv.channel), state, on_delta=on_delta)
 
     def _to_bot(
         self,
@@ -123,14 +149,17 @@ class CustomerTurns:
         customer: Message,
         outgoing: list[tuple[str, Handoff]],
         on_delta: OnDelta | None,
+        prepared: Outcome | None = None,
     ) -> PostedMessage:
         conv = replace(conv, status=CONVERSATION.next(conv.status, Event.MESSAGE))
         tx.save_conversation(conv)
         if conv.status != State.BOT:  # an agent owns the conversation: the bot stays quiet
             return PostedMessage(conv.id, customer, None, None, None)
-        state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
-        question = Question(customer.text, history(earlier), conv.channel)
-        outcome = self._bot.ask(question, state, on_delta=on_delta)
+        outcome = prepared
+        if outcome is None:  # not foreseen before the transaction (the conversation changed)
+            state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
+            question = Question(customer.text, history(earlier), conv.channel)
+            outcome = self._bot.ask(question, state, on_delta=on_delta)
         decision, draft = outcome.decision, outcome.draft
         reply = self._bot_says(
             tx,

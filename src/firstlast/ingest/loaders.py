@@ -87,6 +87,8 @@ def parse_pdf(data: bytes, doc_id: str, source: str, name: str) -> Document:
 
     try:
         reader = PdfReader(io.BytesIO(data))
+        if "/Root" not in reader.trailer:  # pypdf would guess one by searching the file
+            raise IngestError(f"{name}: not a valid PDF: it has no document catalogue (/Root)")
         pages = [page.extract_text() or "" for page in reader.pages]
         title = str(reader.metadata.get("/Title", "") or "") if reader.metadata else ""
     except (PdfReadError, ValueError, KeyError) as exc:

@@ -11,10 +11,11 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
-from firstlast.errors import InvalidInput
+from firstlast.errors import Conflict, InvalidInput
 from firstlast.ingest.chunker import Chunker
+from firstlast.ingest.sanitize import plain_text
 from firstlast.language import LanguageDetector
-from firstlast.retriever.chroma_store import KnowledgeStore
+from firstlast.retriever.chroma_store import KnowledgeStore, StoredDocument
 from firstlast.retriever.embeddings import Embedder
 from firstlast.retriever.lexical import index_text
 from firstlast.types import Chunk, Document, IngestReport
@@ -53,7 +54,10 @@ class Ingestor:
         source: str | None = None,
         prune: bool = False,
         progress: Progress | None = None,
+        take_over: bool = False,
     ) -> IngestReport:
+        """Write ``documents``; with ``source`` they all belong to it. A document id another source
+        holds is refused (Conflict, nothing written) unless ``take_over`` says to move it here."""
         docs = list(documents)
         if prune and source is None:
             raise InvalidInput("prune needs the source whose missing documents should be removed")
@@ -63,8 +67,10 @@ class Ingestor:
                 raise InvalidInput("every document needs a non-empty id")
             if source is not None and doc.source != source:
                 doc = replace(doc, source=source)
-            seen[doc.id] = doc  # the last copy of a repeated id wins
+            seen[doc.id] = _sanitised(doc)  # the last copy of a repeated id wins
         stored = self._store.documents()
+        if not take_over:
+            self.check_sources(seen.values(), stored)
         added = updated = unchanged = written = embedded = 0
         pending: list[Document] = []
         done = 0
@@ -106,6 +112,20 @@ class Ingestor:
         log.info("ingest finished", extra={"report": report.__dict__})
         return report
 
+    def check_sources(
+        self, documents: Iterable[Document], stored: Mapping[str, StoredDocument] | None = None
+    ) -> None:
+        """Conflict when a document would replace one that another source wrote: an upload must
+        not silently overwrite an article ingested from a folder (or the reverse)."""
+        stored = self._store.documents() if stored is None else stored
+        for doc in documents:
+            old = stored.get(doc.id)
+            if old is not None and old.source != doc.source:
+                raise Conflict(
+                    f"document {doc.id!r} belongs to another source ({old.source!r}), not {doc.source!r}; "
+                    "delete it there first or give this one another id"
+                )
+
     def _write(self, docs: Sequence[Document], stored: Mapping[str, object]) -> tuple[int, int]:
         chunks: list[Chunk] = [c for doc in docs for c in self._tagged(self._chunker.chunk(doc), doc)]
         replaced = [d.id for d in docs if d.id in stored]
@@ -128,3 +148,12 @@ class Ingestor:
     def delete(self, doc_ids: Iterable[str]) -> int:
         """Remove documents (all their chunks); returns how many chunks were removed."""
         return self._store.delete_documents(doc_ids)
+
+
+def _sanitised(doc: Document) -> Document:
+    """The document as the knowledge base keeps it: text without HTML markup (``sanitize.py``)."""
+    title, text = plain_text(doc.title), plain_text(doc.text)
+    metadata = {k: plain_text(v) for k, v in doc.metadata.items()}
+    if (title, text, metadata) == (doc.title, doc.text, doc.metadata):
+        return doc
+    return replace(doc, title=title, text=text, metadata=metadata)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -28,7 +29,13 @@ from firstlast.learning.entries import LearnedEntries
 from firstlast.learning.generalise import generalise_question, question_reason
 from firstlast.learning.matching import KnowledgeMatching, question_overlap
 from firstlast.learning.pii import scrub
-from firstlast.learning.records import Resolution, RetrievalMiss, Suggestion, SuggestionStatus
+from firstlast.learning.records import (
+    KnowledgeConflict,
+    Resolution,
+    RetrievalMiss,
+    Suggestion,
+    SuggestionStatus,
+)
 from firstlast.learning.sync import KnowledgeSync
 from firstlast.learning.verdict import LEARNED_SOURCE, ResolutionJudge
 from firstlast.mapping import to_record
@@ -41,6 +48,12 @@ PROMPT = (
     "I hadn't seen this question before — is it right that, when a customer asks “{question}”, "
     "the answer is: “{answer}”?"
 )
+
+
+@dataclass(frozen=True)
+class _Plan:
+    same: tuple[str, float] | None = None  # (pending suggestion id, question similarity)
+    conflict: KnowledgeConflict | None = None
 
 
 class LearningService:
@@ -99,6 +112,9 @@ class LearningService:
             if known is not None:
                 verdict = known
         suggestion = None
+        # the matching (embeddings, reads) is done before the write session opens: one session at
+        # a time, and no model runs while the database's write lock is held
+        plan = self._plan(verdict.question, verdict.answer) if verdict.kind == "new_knowledge" else None
         with self._db.session() as s:
             self._db.record(
                 s,
@@ -125,9 +141,9 @@ class LearningService:
                         overlap=verdict.overlap,
                     )
                 )
-            elif verdict.kind == "new_knowledge":
+            elif plan is not None:
                 suggestion = self._suggest(
-                    s, verdict.question, verdict.answer, agent, handoff_id, conversation_id
+                    s, verdict.question, verdict.answer, agent, handoff_id, conversation_id, plan
                 )
         return Resolution(verdict, suggestion)
 
@@ -153,8 +169,26 @@ class LearningService:
         reason = question_reason(general_q)
         if reason:
             raise InvalidInput(f"not suggested: {reason}")
+        plan = self._plan(general_q, clean_a)
         with self._db.session() as s:
-            return self._suggest(s, general_q, clean_a, agent, handoff_id, conversation_id)
+            return self._suggest(s, general_q, clean_a, agent, handoff_id, conversation_id, plan)
+
+    def _plan(self, question: str, answer: str) -> _Plan:
+        """Before the write: the pending suggestion asking the same question (to merge into), or,
+        when there is none, the existing knowledge the answer conflicts with."""
+        with self._db.session() as s:
+            pending = list(
+                s.execute(
+                    select(SuggestionRow.id, SuggestionRow.question)
+                    .where(SuggestionRow.status == SuggestionStatus.PENDING)
+                    .order_by(SuggestionRow.created_at.desc())
+                    .limit(500)
+                )
+            )
+        found = self.matching.similar(question, [q for _, q in pending])
+        if found:
+            return _Plan(same=(pending[found[0][0]][0], found[0][1]))
+        return _Plan(conflict=self.matching.conflict(question, answer))
 
     def _suggest(
         self,
@@ -164,10 +198,11 @@ class LearningService:
         agent: str,
         handoff_id: str | None,
         conversation_id: str | None,
+        plan: _Plan,
     ) -> Suggestion:
-        same = self._same_pending(s, question)
-        if same is not None:
-            row, similarity = same
+        same = s.get(SuggestionRow, plan.same[0]) if plan.same else None
+        if same is not None and same.status == SuggestionStatus.PENDING and plan.same:
+            row, similarity = same, plan.same[1]
             s.add(
                 SuggestionSourceRow(
                     suggestion_id=row.id,
@@ -207,7 +242,7 @@ class LearningService:
                 similarity=1.0,
             )
         )
-        conflict = self.matching.conflict(question, answer)
+        conflict = plan.conflict
         if conflict is not None:
             s.add(
                 SuggestionFlagRow(
@@ -228,18 +263,6 @@ class LearningService:
             conflict_doc_id=conflict.doc_id if conflict else None,
         )
         return load_suggestion(s, row)
-
-    def _same_pending(self, s: Session, question: str) -> tuple[SuggestionRow, float] | None:
-        rows = list(
-            s.scalars(
-                select(SuggestionRow)
-                .where(SuggestionRow.status == SuggestionStatus.PENDING)
-                .order_by(SuggestionRow.created_at.desc())
-                .limit(500)
-            )
-        )
-        found = self.matching.similar(question, [r.question for r in rows])
-        return (rows[found[0][0]], found[0][1]) if found else None
 
     # -- reads ------------------------------------------------------------------------------------
     def get(self, suggestion_id: str) -> Suggestion:
