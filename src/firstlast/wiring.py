@@ -21,6 +21,7 @@ from firstlast.config import Settings
 from firstlast.db import Database
 from firstlast.desk import SqlDeskStore, SupportDesk
 from firstlast.desk.feedback import FeedbackService
+from firstlast.desk.reports import ReportService
 from firstlast.desk.webhooks import WebhookNotifier
 from firstlast.errors import ConfigError
 from firstlast.handoff.hours import BusinessHours
@@ -37,6 +38,7 @@ from firstlast.retriever.embeddings import Embedder, build_embedder
 from firstlast.retriever.families import FamilyEmbedder, FamilyStore
 from firstlast.retriever.hybrid import HybridRetriever
 from firstlast.types import HandoffReason
+from firstlast.web.sessions import ConsoleSessions
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class Services:
     # -- handoff: feedback and the webhook worker (stopped by close() on app shutdown) --
     feedback: FeedbackService | None = None
     notifier: WebhookNotifier | None = None
+    # -- the widget and the console (issue #10): sign-in sessions, reports of bad bot answers --
+    sessions: ConsoleSessions | None = None
+    reports: ReportService | None = None
 
     def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
@@ -214,6 +219,8 @@ def build(
         learning,
         feedback=FeedbackService(db),
         notifier=notifier,
+        sessions=ConsoleSessions(db, settings.api.console_session_hours),
+        reports=ReportService(db),
     )
 
 

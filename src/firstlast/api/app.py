@@ -14,8 +14,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from firstlast import __version__
-from firstlast.api import agents, conversations, knowledge
+from firstlast.api import agents, console, conversations, events, knowledge, pages, reports
 from firstlast.api import learning as learning_routes  # issue #5
+from firstlast.api.origins import OriginGuard
 from firstlast.errors import (
     BackendError,
     ConfigError,
@@ -55,12 +56,24 @@ def create_app(services: Services) -> FastAPI:
         description="AI-first answer bot: the bot answers first, people answer last, and the bot learns.",
     )
     app.state.services = services
-    if services.settings.api.cors_origins:
+    api = services.settings.api
+    app.state.stream_slots = events.StreamSlots(api.max_streams)  # issue #10: bounded event streams
+    # the outermost layer: CORS answers preflights; the guard refuses other origins (api/origins.py)
+    app.add_middleware(OriginGuard, allowed=api.cors_origins)
+    if api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
-            allow_origins=services.settings.api.cors_origins,
+            allow_origins=api.cors_origins,
             allow_methods=["GET", "POST", "DELETE"],
-            allow_headers=["Authorization", "X-API-Key", "X-Conversation-Token", "Content-Type"],
+            allow_headers=[
+                "Authorization",
+                "X-API-Key",
+                "X-Conversation-Token",
+                "Content-Type",
+                "Last-Event-ID",  # the widget's event stream resumes with it
+                "Idempotency-Key",  # the widget sends a fresh one with every message
+            ],
+            max_age=600,
         )
 
     @app.exception_handler(FirstlastError)
@@ -94,4 +107,9 @@ def create_app(services: Services) -> FastAPI:
     app.router.on_shutdown.append(services.close)
 
     app.include_router(learning_routes.router)  # learning loop (issue #5)
+    # the widget and the console (issue #10)
+    app.include_router(events.router)
+    app.include_router(reports.router)
+    app.include_router(console.router)
+    app.include_router(pages.router)
     return app

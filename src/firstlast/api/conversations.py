@@ -22,13 +22,14 @@ from firstlast.api.schemas import (
     ReplyOut,
 )
 from firstlast.records import Conversation, Feedback, PostedMessage
+from firstlast.web.identity import identity_context
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 TokenHeader = Annotated[str | None, Header(description="The token returned when the conversation was opened")]
 
 
-def _authorize(services: ServicesDep, scope: str, conversation_id: str, token: str | None) -> None:
+def authorize(services: ServicesDep, scope: str, conversation_id: str, token: str | None) -> None:
     if scope != "widget":
         services.desk.conversation(conversation_id)  # 404 if missing
         return
@@ -42,7 +43,13 @@ def _authorize(services: ServicesDep, scope: str, conversation_id: str, token: s
 def open_conversation(
     body: ConversationCreate, services: ServicesDep, _scope: CallerScope
 ) -> ConversationCreated:
-    conversation, token = services.desk.start(body.channel, body.context.model_dump())
+    context: dict[str, Any] = body.context.model_dump()
+    if body.locale:
+        context["locale"] = body.locale
+    if body.user is not None:  # issue #10: identity verification (web/identity.py)
+        secret = services.settings.api.identity_secret
+        context |= identity_context(body.user.model_dump(), secret.get_secret_value() if secret else None)
+    conversation, token = services.desk.start(body.channel, context)
     return ConversationCreated.of(conversation, token)
 
 
@@ -50,7 +57,7 @@ def open_conversation(
 def read_conversation(
     conversation_id: str, services: ServicesDep, scope: CallerScope, x_conversation_token: TokenHeader = None
 ) -> Conversation:
-    _authorize(services, scope, conversation_id, x_conversation_token)
+    authorize(services, scope, conversation_id, x_conversation_token)
     return services.desk.conversation(conversation_id)
 
 
@@ -69,7 +76,7 @@ def send_message(
 ) -> ReplyOut | StreamingResponse:
     """Send the customer's message; the reply comes as JSON, or as server-sent events when the
     request says ``Accept: text/event-stream`` (``delta`` events with text, then one ``final``)."""
-    _authorize(services, scope, conversation_id, x_conversation_token)
+    authorize(services, scope, conversation_id, x_conversation_token)
     context = body.context.model_dump(exclude_none=True) if body.context else None
     if accept and "text/event-stream" in accept:
         return _stream(services, conversation_id, body.text, context)
@@ -88,7 +95,7 @@ def give_feedback(
     x_conversation_token: TokenHeader = None,
 ) -> Feedback:
     """Thumbs up/down or a 1-5 rating, on the conversation or on one bot/agent reply (``message_id``)."""
-    _authorize(services, scope, conversation_id, x_conversation_token)
+    authorize(services, scope, conversation_id, x_conversation_token)
     if services.feedback is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "feedback is not configured")
     return services.feedback.add(
