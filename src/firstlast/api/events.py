@@ -59,7 +59,7 @@ def _last_id(value: str | None) -> int | None:
         return None
     if not value.strip().isdigit():
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"Last-Event-ID must be a number, got {value!r}"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"Last-Event-ID must be a number, got {value!r}"
         )
     return int(value)
 
