@@ -116,7 +116,12 @@ def test_identity_is_trusted_only_with_a_valid_user_hash(client: TestClient) -> 
         conv = client.post("/v1/conversations", headers=WIDGET, json={"user": user}).json()
         return client.get(f"/v1/conversations/{conv['id']}", headers=AGENT).json()["context"]
 
-    good = {"user_id": "42", "email": "dana@example.com", "name": "Dana", "user_hash": user_hash("42", SECRET)}
+    good = {
+        "user_id": "42",
+        "email": "dana@example.com",
+        "name": "Dana",
+        "user_hash": user_hash("42", SECRET),
+    }
     assert open_as(good)["identity"] == {
         "user_id": "42",
         "email": "dana@example.com",
@@ -151,11 +156,16 @@ def test_a_reported_bot_answer_is_linked_to_the_learned_entry_it_cited(
     with SqlDeskStore(services.db).transaction() as tx:
         bot = tx.add_message(conv.id, NewMessage("bot", "A.", "Nova", 0.9, (cited,), "answer"))
         customer = tx.add_message(conv.id, NewMessage("customer", "thanks"))
-    made = client.post("/v1/reports", headers=AGENT, json={"message_id": bot.id, "reporter": "sam", "note": "wrong"})
+    made = client.post(
+        "/v1/reports", headers=AGENT, json={"message_id": bot.id, "reporter": "sam", "note": "wrong"}
+    )
     assert made.status_code == 201, made.text
     assert made.json()["learned_entry_id"] == "e1" and made.json()["cited"] == ["learned/e1"]
     listed = client.get("/v1/reports?learned_entry_id=e1", headers=AGENT).json()
     assert [r["id"] for r in listed] == [made.json()["id"]]
     mine = client.post("/v1/reports", headers=AGENT, json={"message_id": customer.id, "reporter": "sam"})
     assert mine.status_code == 422 and "bot answer" in mine.json()["detail"]
-    assert client.post("/v1/reports", headers=WIDGET, json={"message_id": bot.id, "reporter": "x"}).status_code == 403
+    assert (
+        client.post("/v1/reports", headers=WIDGET, json={"message_id": bot.id, "reporter": "x"}).status_code
+        == 403
+    )

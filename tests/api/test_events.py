@@ -149,7 +149,7 @@ def test_stream_reads_the_database_not_this_process(fast: Services) -> None:
 def test_stream_checks_the_conversation_token(fast: Services) -> None:
     with serving(fast) as base, httpx.Client(base_url=base, timeout=10) as http:
         cid, headers = _open(http)
-        other, other_headers = _open(http)
+        _other, other_headers = _open(http)
         url = f"/v1/conversations/{cid}/events"
         assert http.get(url, headers=WIDGET).status_code == 403
         assert http.get(url, headers={**WIDGET, "X-Conversation-Token": "forged"}).status_code == 403
