@@ -73,7 +73,7 @@ def demo_page(request: Request, services: ServicesDep) -> Response:
     widget key (public by design: it can open conversations and nothing else)."""
     keys = services.settings.api.widget_keys
     key = html.escape(keys[0].get_secret_value(), quote=True) if keys else ""
-    docs = sorted(services.store.documents().values(), key=lambda d: d.title)[:12]
+    docs = sorted(services.store.documents().values(), key=lambda d: d.title)[:60]
     articles = "\n".join(f"<li>{html.escape(d.title)}</li>" for d in docs if d.source != "learned")
     voice = services.voice
     page = asset("demo.html")[0].decode()

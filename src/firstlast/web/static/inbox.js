@@ -142,6 +142,8 @@ export async function showInbox(view) {
         h("button", { type: "button", class: "secondary", text: "Use suggested reply",
           onclick: () => { parts.reply.value = suggested.text; parts.reply.focus(); } })) : null,
     );
+    const lines = parts.info.querySelector("#transcript");
+    lines.scrollTop = lines.scrollHeight;
     api(`/v1/feedback?conversation_id=${p.conversation_id}`).then((items) => {
       if (!items.length) return;
       parts.info.append(h("div", { class: "card", id: "csat" }, h("h3", { text: "Customer satisfaction" }),
