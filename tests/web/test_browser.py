@@ -225,6 +225,41 @@ def test_6_csat_reaches_the_console_script_stays_inert_and_a_widget_key_cannot_s
     assert not [c for c in intruder.context.cookies() if c["name"] == "firstlast_console"]
 
 
+def test_a_customer_specific_answer_says_so_instead_of_asking_and_a_bot_answer_can_be_reported(
+    scene: dict,
+) -> None:
+    from playwright.sync_api import expect
+
+    agent, site = scene["agent"], scene["site"]
+    widget = {"Authorization": f"Bearer {KEYS['widget']}"}
+    with httpx.Client(base_url=site, timeout=30) as http:
+        body = {"context": {"attributes": {"customer_name": "Dana Whitfield"}}}
+        conv = http.post("/v1/conversations", headers=widget, json=body).json()
+        said = {**widget, "X-Conversation-Token": conv["token"]}
+        url = f"/v1/conversations/{conv['id']}/messages"
+        http.post(url, headers=said, json={"text": "How do I reset my password?"})
+        handoff = http.post(url, headers=said, json={"text": "I want to talk to a human"}).json()[
+            "handoff_id"
+        ]
+    agent.get_by_role("button", name="Inbox").click()
+    agent.locator(f'button.item[data-handoff="{handoff}"]').click()  # arrived live
+    expect(agent.locator(".context")).to_contain_text("Dana Whitfield")
+    bot_line = agent.locator("#transcript .line.bot").first
+    bot_line.get_by_role("button", name="Report bad answer").click()
+    bot_line.get_by_label("What was wrong").fill("Should mention the link expires after an hour")
+    bot_line.get_by_role("button", name="Send report").click()
+    expect(bot_line).to_contain_text("Reported")
+    agent.get_by_label("Your reply").fill(
+        "Dana, I refunded invoice INV-4411 of 12 March to your card ending 4242 today; "
+        "you will see it within 5 days."
+    )
+    agent.get_by_role("button", name="Reply and resolve").click()
+    expect(agent.locator("#learning")).to_contain_text("specific to this customer")
+    expect(agent.locator("#learning .prompt")).to_have_count(0)
+    agent.get_by_role("button", name="Reported answers").click()
+    expect(agent.locator("table")).to_contain_text("Should mention the link expires after an hour")
+
+
 def test_widget_survives_a_reload_and_shutdown_ends_the_conversation(scene: dict) -> None:
     from playwright.sync_api import expect
 
