@@ -65,6 +65,12 @@ def test_agent_key_signs_in_to_an_httponly_strict_cookie_and_writes_need_the_csr
     assert client.get("/console/session").status_code == 401
 
 
+def test_the_session_cookie_is_secure_over_https(client: TestClient) -> None:
+    secure = TestClient(client.app, base_url="https://testserver")
+    response = secure.post("/console/session", json={"key": AGENT_KEY, "name": "sam"})
+    assert response.status_code == 201 and "Secure" in response.headers["set-cookie"]
+
+
 def test_a_widget_key_cannot_open_the_console(client: TestClient) -> None:
     refused = client.post("/console/session", json={"key": WIDGET_KEY, "name": "mallory"})
     assert refused.status_code == 403 and "widget key" in refused.json()["detail"]
