@@ -260,6 +260,28 @@ def test_a_customer_specific_answer_says_so_instead_of_asking_and_a_bot_answer_c
     expect(agent.locator("table")).to_contain_text("Should mention the link expires after an hour")
 
 
+def test_an_admin_uploads_and_deletes_a_knowledge_document_in_the_console(
+    scene: dict, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    article = tmp_path / "pets.md"
+    article.write_text("# Pets policy\n\nHamsters may join the Team plan for free.\n", encoding="utf-8")
+    admin = scene["browser"].new_context().new_page()
+    admin.goto(f"{scene['site']}/console")
+    admin.get_by_label("Your name").fill("lee")
+    admin.get_by_label("Key").fill(KEYS["admin"])
+    admin.get_by_role("button", name="Sign in").click()
+    admin.get_by_role("button", name="Knowledge").click()
+    admin.get_by_label("Files to upload").set_input_files(str(article))
+    admin.get_by_role("button", name="Upload", exact=True).click()  # a 2xx result or a 202 job, polled
+    row = admin.locator("tr", has_text="upload/pets")
+    expect(row).to_contain_text("Pets policy")
+    row.get_by_role("button", name="Delete").click()
+    expect(admin.locator("tr", has_text="upload/pets")).to_have_count(0)
+    admin.context.close()
+
+
 def test_widget_survives_a_reload_and_shutdown_ends_the_conversation(scene: dict) -> None:
     from playwright.sync_api import expect
 

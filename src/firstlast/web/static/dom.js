@@ -60,10 +60,10 @@ export async function api(path, { method = "GET", body, form, raw = false } = {}
 }
 
 /* An SSE stream read with fetch (the cookie goes along; Last-Event-ID is ours to send), reconnected
- * until `stop()`; `onEvent(event, data, id)`. */
-export function stream(path, onEvent) {
+ * until `stop()`; `onEvent(event, data, id)`; `after`: resume after that event id. */
+export function stream(path, onEvent, after = null) {
   const ctl = new AbortController();
-  let last = null;
+  let last = after === null ? null : String(after);
   (async () => {
     while (!ctl.signal.aborted) {
       try {

@@ -41,17 +41,19 @@ export async function showInbox(view) {
     if (packetStream) packetStream.stop();
     const p = await api(`/v1/handoffs/${id}`);
     renderPacket(p);
+    const lastId = Math.max(0, ...(p.transcript || []).map((t) => t.message_id || 0));
     packetStream = stream(`/v1/conversations/${p.conversation_id}/events`, (event) => {
       if (event === "message" || event === "status") refresh(id);
-    });
+    }, lastId);
   }
   let refreshing = null;
+  const signature = (p) => `${p.status}|${p.assignee}|${(p.transcript || []).length}`;
   function refresh(id) {
     clearTimeout(refreshing);
     refreshing = setTimeout(async () => {
       if (selected !== id) return;
       const p = await api(`/v1/handoffs/${id}`).catch(() => null);
-      if (p) renderInfo(p);
+      if (p && signature(p) !== parts.shown) renderInfo(p); // only when something changed
     }, 150);
   }
 
@@ -111,6 +113,7 @@ export async function showInbox(view) {
   }
 
   function renderInfo(p) {
+    parts.shown = signature(p);
     const ctx = p.customer_context || {};
     const facts = [];
     const add = (k, v, badge) => facts.push(h("dt", { text: k }), h("dd", {}, v, badge ? " " : "", badge));
