@@ -23,8 +23,9 @@ class OriginGuard:
         if scope["type"] == "http" and scope["path"].startswith(("/v1/", "/console")):
             headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
             origin = headers.get("origin", "").rstrip("/").lower()
-            own = f"{scope.get('scheme', 'http')}://{headers.get('host', '')}".lower()
-            if origin and origin != own and origin not in self.allowed:
+            # the app's own pages: the same host (the scheme may differ behind a TLS-ending proxy)
+            own = origin.split("://", 1)[-1] == headers.get("host", "").lower()
+            if origin and not own and origin not in self.allowed:
                 body = json.dumps({"detail": f"origin {origin} is not an allowed widget origin"}).encode()
                 await send(
                     {
