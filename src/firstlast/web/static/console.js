@@ -1,5 +1,5 @@
 /* The agent console: sign-in, the tabs, and the views (inbox.js, lists.js). */
-import { api, h, say, session, whenSignedOut } from "./dom.js";
+import { api, say, session, whenSignedOut } from "./dom.js";
 import { showInbox } from "./inbox.js";
 import { showFeedback, showKnowledge, showLearned, showMisses, showReports, showSuggestions, countSuggestions } from "./lists.js";
 
@@ -70,4 +70,3 @@ $("sign-out").addEventListener("click", async () => {
 for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => open(b.dataset.view));
 
 api("/console/session").then(signedIn, signedOut);
-export { h };
