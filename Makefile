@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    create .venv, install, ingest the sample knowledge base, serve on 127.0.0.1:8000
-#   make test   create .venv, install, run the whole test suite
+#   make test   create .venv, install, install Debian's Chromium when missing (browser tests), run the
+#               whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,6 +20,14 @@ export ANONYMIZED_TELEMETRY := False
 
 .PHONY: install run test lint eval eval-llm clean
 
+# Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser);
+# installed only when missing
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y chromium chromium-driver
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -32,7 +41,7 @@ run: $(STAMP)
 	$(RUN_ENV) $(BIN)/firstlast ingest examples/sample_kb --prune
 	$(RUN_ENV) $(BIN)/firstlast serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -15,7 +15,7 @@ LAYERS: list[set[str]] = [
     {"ingest", "answerer"},
     {"handoff"},
     {"bot", "learning", "config"},
-    {"desk"},
+    {"desk", "web"},  # web: what the widget and the console need on the server (issue #10)
     {"wiring", "testing"},
     {"api", "eval"},
     {"cli"},

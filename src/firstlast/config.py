@@ -74,6 +74,8 @@ class ApiSettings(BaseModel):
     admin_keys: list[SecretStr] = []
     max_upload_bytes: int = Field(20_000_000, gt=0)  # one knowledge upload request, all its files
     max_body_bytes: int = Field(65_536, gt=0)  # any other request body (JSON)
+    # the origins (scheme://host[:port]) whose pages may embed the widget; requests to /v1 from any
+    # other origin are refused (the app's own origin, e.g. its demo page and console, is always allowed)
     cors_origins: list[str] = []
     # Rate limits on the public widget key (``limits`` notation: "600/minute", "10/second;300/hour"):
     # per widget key and client address, and message posts per conversation. The defaults leave
@@ -82,6 +84,20 @@ class ApiSettings(BaseModel):
     rate_limit_conversation: str = "120/minute"
     # where the counters live: memory:// (per process) or a shared one, e.g. redis://host:6379
     rate_limit_storage: str = "memory://"
+    # -- the widget and the console (issue #10) --
+    identity_secret: SecretStr | None = None  # HMAC-SHA256 key for the widget's user_hash
+    console_session_hours: float = Field(12.0, gt=0, le=24 * 30)
+    stream_seconds: float = Field(300.0, gt=0, le=3600)  # one event stream's lifetime; clients resume
+    stream_poll_seconds: float = Field(0.5, gt=0, le=10)  # how often a stream reads the database
+    stream_heartbeat_seconds: float = Field(15.0, gt=0, le=300)
+    max_streams: int = Field(200, ge=1)  # open event streams per process; more get 503
+
+    @field_validator("identity_secret")
+    @classmethod
+    def _real_identity_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("identity secret is empty or a placeholder; set a real secret")
+        return value
 
     @field_validator("rate_limit_client", "rate_limit_conversation")
     @classmethod
@@ -92,6 +108,14 @@ class ApiSettings(BaseModel):
             parse_many(value)
         except ValueError as exc:
             raise ValueError(f"not a rate limit like '600/minute': {value!r} ({exc})") from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[^\s/]+", origin):
+                raise ValueError(f"a widget origin is scheme://host[:port] without a path, got {origin!r}")
         return value
 
     @field_validator("widget_keys", "agent_keys", "admin_keys")

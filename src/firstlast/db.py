@@ -251,6 +251,36 @@ class OutboxRow(Base):
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
+# -- the widget and the console (issue #10): console sign-ins, reports of bad bot answers ----------
+
+
+class ConsoleSessionRow(Base):
+    """A console sign-in: the cookie's hash (never the cookie), its scope, and its CSRF token."""
+
+    __tablename__ = "console_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the cookie value
+    scope: Mapped[str] = mapped_column(String(16))  # agent | admin
+    name: Mapped[str] = mapped_column(String(128))
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class AnswerReportRow(Base):
+    """An agent's report of a bad bot answer, linked to the learned entry the answer cited, if any."""
+
+    __tablename__ = "answer_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id"), index=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id"), index=True)
+    reporter: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str] = mapped_column(Text, default="")
+    answer: Mapped[str] = mapped_column(Text)  # the bot's reply as it was sent
+    cited: Mapped[list[Any]] = mapped_column(default=list)  # the doc ids it cited
+    learned_entry_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 # -- the API edge (issue #13): knowledge-upload jobs and message retries ---------------------------
 
 

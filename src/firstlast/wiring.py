@@ -21,6 +21,7 @@ from firstlast.config import Settings
 from firstlast.db import Database
 from firstlast.desk import SqlDeskStore, SupportDesk
 from firstlast.desk.feedback import FeedbackService
+from firstlast.desk.reports import ReportService
 from firstlast.desk.webhooks import WebhookNotifier
 from firstlast.errors import ConfigError
 from firstlast.handoff.hours import BusinessHours
@@ -40,6 +41,7 @@ from firstlast.retriever.families import FamilyEmbedder, FamilyStore
 from firstlast.retriever.hybrid import HybridRetriever
 from firstlast.schema import open_database
 from firstlast.types import HandoffReason
+from firstlast.web.sessions import ConsoleSessions
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class Services:
     notifier: WebhookNotifier | None = None
     metrics: Metrics = field(default_factory=Metrics)  # Prometheus: /metrics
     jobs: IngestJobs | None = None  # knowledge uploads ingested in the background (issue #13)
+    # -- the widget and the console (issue #10): sign-in sessions, reports of bad bot answers --
+    sessions: ConsoleSessions | None = None
+    reports: ReportService | None = None
 
     def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
@@ -225,6 +230,8 @@ def build(
         notifier=notifier,
         metrics=metrics,
         jobs=IngestJobs(db, ingestor),
+        sessions=ConsoleSessions(db, settings.api.console_session_hours),
+        reports=ReportService(db),
     )
 
 

@@ -81,6 +81,9 @@ class VoiceProfile(BaseModel):
     language_note: dict[str, str] = Field(default_factory=lambda: dict(_LANGUAGE_NOTES))
     # the link label after a reply cut to the channel's length, keyed by the article's language
     read_more_label: dict[str, str] = Field(default_factory=lambda: dict(_READ_MORE))
+    # the chat widget's own words (buttons, placeholder, satisfaction prompt), per language; what is
+    # left out keeps the built-in text of firstlast/web/strings.py
+    widget: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     @field_validator("banned_phrases")
     @classmethod

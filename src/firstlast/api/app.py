@@ -14,10 +14,11 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from firstlast import __version__
-from firstlast.api import agents, conversations, knowledge, ops
+from firstlast.api import agents, console, conversations, events, knowledge, ops, pages, reports
 from firstlast.api import learning as learning_routes  # issue #5
 from firstlast.api.guard import BodyLimit, RateLimits
 from firstlast.api.idempotency import Retries
+from firstlast.api.origins import OriginGuard
 from firstlast.api.schemas import errors
 from firstlast.errors import (
     BackendError,
@@ -70,6 +71,9 @@ def create_app(services: Services) -> FastAPI:
         BodyLimit, default=api.max_body_bytes, upload=api.max_upload_bytes, upload_path="/v1/knowledge"
     )
     ops.install(app, services)  # /readyz, /metrics, request ids, access log
+    app.state.stream_slots = events.StreamSlots(api.max_streams)  # issue #10: bounded event streams
+    # the outermost layer: CORS answers preflights; the guard refuses other origins (api/origins.py)
+    app.add_middleware(OriginGuard, allowed=api.cors_origins)
     if api.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -80,9 +84,11 @@ def create_app(services: Services) -> FastAPI:
                 "X-API-Key",
                 "X-Conversation-Token",
                 "Content-Type",
-                "Idempotency-Key",
+                "Last-Event-ID",  # the widget's event stream resumes with it
+                "Idempotency-Key",  # the widget sends a fresh one with every message
             ],
             expose_headers=["Retry-After", "Location"],
+            max_age=600,
         )
 
     @app.exception_handler(FirstlastError)
@@ -118,4 +124,9 @@ def create_app(services: Services) -> FastAPI:
     app.router.on_shutdown.append(services.close)
 
     app.include_router(learning_routes.router)  # learning loop (issue #5)
+    # the widget and the console (issue #10)
+    app.include_router(events.router)
+    app.include_router(reports.router)
+    app.include_router(console.router)
+    app.include_router(pages.router)
     return app

@@ -25,6 +25,7 @@ from firstlast.api.schemas import (
 )
 from firstlast.errors import NotFound
 from firstlast.records import Conversation, Feedback, PostedMessage
+from firstlast.web.identity import identity_context
 
 log = logging.getLogger(__name__)
 router = APIRouter(
@@ -44,7 +45,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-def _authorize(services: ServicesDep, scope: str, conversation_id: str, token: str | None) -> None:
+def authorize(services: ServicesDep, scope: str, conversation_id: str, token: str | None) -> None:
     """Agents and admins reach any conversation (404 when it does not exist); a widget only the
     one whose token it sends, and an unknown id looks the same as a wrong token (403)."""
     if scope != "widget":
@@ -64,7 +65,13 @@ def _authorize(services: ServicesDep, scope: str, conversation_id: str, token: s
 def open_conversation(
     body: ConversationCreate, services: ServicesDep, _scope: CallerScope
 ) -> ConversationCreated:
-    conversation, token = services.desk.start(body.channel, body.context.model_dump())
+    context: dict[str, Any] = body.context.model_dump()
+    if body.locale:
+        context["locale"] = body.locale
+    if body.user is not None:  # issue #10: identity verification (web/identity.py)
+        secret = services.settings.api.identity_secret
+        context |= identity_context(body.user.model_dump(), secret.get_secret_value() if secret else None)
+    conversation, token = services.desk.start(body.channel, context)
     return ConversationCreated.of(conversation, token)
 
 
@@ -72,7 +79,7 @@ def open_conversation(
 def read_conversation(
     conversation_id: str, services: ServicesDep, scope: CallerScope, x_conversation_token: TokenHeader = None
 ) -> Conversation:
-    _authorize(services, scope, conversation_id, x_conversation_token)
+    authorize(services, scope, conversation_id, x_conversation_token)
     return services.desk.conversation(conversation_id)
 
 
@@ -94,7 +101,7 @@ def send_message(
     """Send the customer's message; the reply comes as JSON, or as server-sent events when the
     request says ``Accept: text/event-stream`` (``delta`` events with text, then one ``final``).
     With an ``Idempotency-Key``, a retry returns the first response (as JSON or as events)."""
-    _authorize(services, scope, conversation_id, x_conversation_token)
+    authorize(services, scope, conversation_id, x_conversation_token)
     if scope == "widget":
         request.app.state.limits.check_conversation(conversation_id)
     context = body.context.model_dump(exclude_none=True) if body.context else None
@@ -152,7 +159,7 @@ def give_feedback(
     x_conversation_token: TokenHeader = None,
 ) -> Feedback:
     """Thumbs up/down or a 1-5 rating, on the conversation or on one bot/agent reply (``message_id``)."""
-    _authorize(services, scope, conversation_id, x_conversation_token)
+    authorize(services, scope, conversation_id, x_conversation_token)
     if services.feedback is None:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "feedback is not configured")
     return services.feedback.add(

@@ -92,9 +92,20 @@ class CustomerContext(Strict):
     )
 
 
+class WidgetUser(Strict):
+    """Who the host page says the visitor is; trusted only with a valid ``user_hash`` (issue #10)."""
+
+    user_id: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    email: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    name: str | None = Field(None, max_length=MAX_NAME_CHARS)
+    user_hash: str | None = Field(None, max_length=128, description="HMAC-SHA256 of user_id, hex")
+
+
 class ConversationCreate(Strict):
     channel: Channel = "chat"
     context: CustomerContext = Field(default_factory=lambda: CustomerContext())
+    user: WidgetUser | None = None
+    locale: str | None = Field(None, max_length=16, description="The widget's language, e.g. ja")
 
 
 class MessageCreate(Strict):

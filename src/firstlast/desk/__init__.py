@@ -56,3 +56,6 @@ class SupportDesk:
         )
         self.assign, self.reply, self.resolve = self.agents.assign, self.agents.reply, self.agents.resolve
         self.retry_learning = self.agents.retry_learning
+        # the event streams (issue #10): what is stored, read after a number
+        self.updates, self.handoff_updates = self.customers.updates, self.agents.handoff_updates
+        self.history_head = self.agents.history_head

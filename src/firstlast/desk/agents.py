@@ -26,6 +26,7 @@ from firstlast.records import (
     Handoff,
     HandoffPacket,
     HandoffStatus,
+    HistoryEvent,
     NewMessage,
     OutboxJob,
     TranscriptEntry,
@@ -92,6 +93,17 @@ class AgentDesk:
                 for m in messages
             ]
             return build_packet(handoff, transcript, events)
+
+    def handoff_updates(self, after: int = 0, limit: int = 100) -> list[tuple[int, HistoryEvent, Handoff]]:
+        """What the agents' inbox stream sends: each recorded handoff change after the event numbered
+        ``after``, with the handoff as it is now."""
+        with self._store.transaction() as tx:
+            changes = tx.history_since("handoff", after, limit)
+            return [(number, event, tx.handoff(ident)) for number, ident, event in changes]
+
+    def history_head(self) -> int:
+        with self._store.transaction() as tx:
+            return tx.history_head()
 
     # -- changes ----------------------------------------------------------------------------------
     def _claim(

@@ -28,6 +28,7 @@ from firstlast.handoff.policy import answer_to_offer
 from firstlast.handoff.states import CONVERSATION, HANDOFF, Event, HandoffEvent, State
 from firstlast.records import (
     Conversation,
+    ConversationStatus,
     DraftSnapshot,
     Handoff,
     HandoffStatus,
@@ -82,6 +83,15 @@ class CustomerTurns:
     def conversation(self, conversation_id: str) -> Conversation:
         with self._store.transaction() as tx:
             return tx.conversation(conversation_id)
+
+    def updates(
+        self, conversation_id: str, after: int = 0, limit: int = 100
+    ) -> tuple[ConversationStatus, list[Message]]:
+        """What a conversation's event stream sends: its status and the messages after ``after``."""
+        with self._store.transaction() as tx:
+            return tx.conversation_status(conversation_id), tx.messages(
+                conversation_id, after=after, limit=limit
+            )
 
     def post(
         self,

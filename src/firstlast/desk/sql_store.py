@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from firstlast.db import (
@@ -24,6 +24,7 @@ from firstlast.handoff.states import State
 from firstlast.mapping import row_values, to_record
 from firstlast.records import (
     Conversation,
+    ConversationStatus,
     Feedback,
     Handoff,
     HandoffStatus,
@@ -94,11 +95,26 @@ class SqlDeskTransaction:
         self._s.flush()
         return to_record(Message, row)
 
-    def messages(self, conversation_id: str, up_to: int | None = None) -> list[Message]:
+    def messages(
+        self,
+        conversation_id: str,
+        up_to: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[Message]:
         query = select(MessageRow).where(MessageRow.conversation_id == conversation_id)
         if up_to is not None:
             query = query.where(MessageRow.id <= up_to)
-        return [to_record(Message, m) for m in self._s.scalars(query.order_by(MessageRow.id))]
+        if after is not None:
+            query = query.where(MessageRow.id > after)
+        query = query.order_by(MessageRow.id).limit(limit)
+        return [to_record(Message, m) for m in self._s.scalars(query)]
+
+    def conversation_status(self, conversation_id: str) -> ConversationStatus:
+        status = self._s.scalar(select(ConversationRow.status).where(ConversationRow.id == conversation_id))
+        if status is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        return ConversationStatus(status)
 
     # -- handoffs ---------------------------------------------------------------------------------
     def add_handoff(self, handoff: Handoff) -> None:
@@ -147,6 +163,18 @@ class SqlDeskTransaction:
             .order_by(EventRow.id)
         )
         return [to_record(HistoryEvent, e) for e in rows]
+
+    def history_since(self, entity: str, after: int, limit: int = 100) -> list[tuple[int, str, HistoryEvent]]:
+        rows = self._s.scalars(
+            select(EventRow)
+            .where(EventRow.entity == entity, EventRow.id > after)
+            .order_by(EventRow.id)
+            .limit(limit)
+        )
+        return [(e.id, e.entity_id, to_record(HistoryEvent, e)) for e in rows]
+
+    def history_head(self) -> int:
+        return int(self._s.scalar(select(func.max(EventRow.id))) or 0)
 
     def enqueue(self, kind: str, key: str, payload: Mapping[str, Any]) -> None:
         self._s.add(OutboxRow(kind=kind, key=key, payload=dict(payload)))

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from firstlast.records import (
     Conversation,
+    ConversationStatus,
     Handoff,
     HandoffStatus,
     HistoryEvent,
@@ -36,7 +37,14 @@ class DeskTransaction(Protocol):
     def token_hash(self, conversation_id: str) -> str: ...
     def save_conversation(self, conversation: Conversation) -> None: ...  # status and context
     def add_message(self, conversation_id: str, message: NewMessage) -> Message: ...
-    def messages(self, conversation_id: str, up_to: int | None = None) -> list[Message]: ...
+    def messages(
+        self,
+        conversation_id: str,
+        up_to: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[Message]: ...  # in id order; ``after`` and ``limit`` serve the event streams
+    def conversation_status(self, conversation_id: str) -> ConversationStatus: ...  # NotFound when missing
 
     # -- handoffs
     def add_handoff(self, handoff: Handoff) -> None: ...
@@ -48,6 +56,11 @@ class DeskTransaction(Protocol):
     # -- history and the outbox
     def record(self, entity: str, entity_id: str, action: str, actor: str, **detail: Any) -> None: ...
     def events(self, entity: str, entity_id: str) -> list[HistoryEvent]: ...
+    # the history of every ``entity`` after the event numbered ``after``: (number, entity id, event)
+    def history_since(
+        self, entity: str, after: int, limit: int = 100
+    ) -> list[tuple[int, str, HistoryEvent]]: ...
+    def history_head(self) -> int: ...  # the number of the newest event (0 when none)
     def enqueue(self, kind: str, key: str, payload: Mapping[str, Any]) -> None: ...
     def pending(self, kind: str, limit: int = 100) -> list[OutboxJob]: ...
     def finish(self, job_id: int, error: str = "") -> None: ...  # done, or one more failed attempt

@@ -110,6 +110,25 @@ class DeskStoreContract:
         assert [(e.action, e.actor) for e in events] == [("opened", "bot"), ("assigned", "lead")]
         assert events[1].detail == {"to": "sam", "from": None} and all(e.at for e in events)
 
+    def test_streams_read_messages_and_history_after_a_number(self, store: DeskStore) -> None:
+        with store.transaction() as tx:
+            assert tx.history_head() == 0
+            tx.add_conversation("c1", "hash", "chat", {})
+            first, second, third = (tx.add_message("c1", NewMessage("customer", t)) for t in "abc")
+            tx.record("handoff", "h1", "opened", "bot")
+            tx.record("suggestion", "s1", "approved", "lead")
+            tx.record("handoff", "h1", "resolved", "sam")
+        with store.transaction() as tx:
+            assert tx.messages("c1", after=first.id) == [second, third]
+            assert tx.messages("c1", after=first.id, limit=1) == [second]
+            assert tx.conversation_status("c1") == ConversationStatus.BOT
+            history = tx.history_since("handoff", 0)
+            assert [(ident, e.action) for _, ident, e in history] == [("h1", "opened"), ("h1", "resolved")]
+            assert history[0][0] < history[1][0] == tx.history_head()
+            assert [e.action for _, _, e in tx.history_since("handoff", history[0][0])] == ["resolved"]
+            with pytest.raises(NotFound):
+                tx.conversation_status("nope")
+
     def test_an_outbox_job_stays_pending_until_it_is_done(self, store: DeskStore) -> None:
         with store.transaction() as tx:
             tx.enqueue("learn", "h1", {"answer": "Yes."})

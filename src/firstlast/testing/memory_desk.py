@@ -20,6 +20,7 @@ from firstlast.errors import NotFound
 from firstlast.handoff.states import State
 from firstlast.records import (
     Conversation,
+    ConversationStatus,
     Handoff,
     HandoffStatus,
     HistoryEvent,
@@ -89,10 +90,22 @@ class MemoryDeskTransaction:
         self._d.messages.append((conversation_id, stored))
         return stored
 
-    def messages(self, conversation_id: str, up_to: int | None = None) -> list[Message]:
-        return [
-            m for cid, m in self._d.messages if cid == conversation_id and (up_to is None or m.id <= up_to)
+    def messages(
+        self,
+        conversation_id: str,
+        up_to: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[Message]:
+        found = [
+            m
+            for cid, m in self._d.messages
+            if cid == conversation_id and (up_to is None or m.id <= up_to) and (after is None or m.id > after)
         ]
+        return found[:limit] if limit is not None else found
+
+    def conversation_status(self, conversation_id: str) -> ConversationStatus:
+        return ConversationStatus(self.conversation(conversation_id).status)
 
     def add_handoff(self, handoff: Handoff) -> None:
         self.conversation(handoff.conversation_id)
@@ -126,6 +139,13 @@ class MemoryDeskTransaction:
 
     def events(self, entity: str, entity_id: str) -> list[HistoryEvent]:
         return [e for kind, ident, e in self._d.events if (kind, ident) == (entity, entity_id)]
+
+    def history_since(self, entity: str, after: int, limit: int = 100) -> list[tuple[int, str, HistoryEvent]]:
+        numbered = [(i + 1, ident, e) for i, (kind, ident, e) in enumerate(self._d.events) if kind == entity]
+        return [item for item in numbered if item[0] > after][:limit]
+
+    def history_head(self) -> int:
+        return len(self._d.events)
 
     def enqueue(self, kind: str, key: str, payload: Mapping[str, Any]) -> None:
         job_id = len(self._d.jobs) + 1
