@@ -14,7 +14,7 @@ LAYERS: list[set[str]] = [
     {"language", "mapping"},
     {"ingest", "answerer"},
     {"handoff"},
-    {"bot", "learning", "config"},
+    {"bot", "learning", "config", "insights"},  # insights: issue #14
     {"desk"},
     {"wiring", "testing"},
     {"api", "eval"},

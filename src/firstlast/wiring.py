@@ -28,6 +28,8 @@ from firstlast.handoff.policy import HandoffPolicy, sensitive_matcher
 from firstlast.handoff.sentiment import FrustrationDetector
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
+from firstlast.insights.rollout import Rollout
+from firstlast.insights.service import Insights
 from firstlast.language import LanguageDetector
 from firstlast.learning.service import LearningService
 from firstlast.learning.verdict import ResolutionJudge
@@ -54,6 +56,7 @@ class Services:
     # -- handoff: feedback and the webhook worker (stopped by close() on app shutdown) --
     feedback: FeedbackService | None = None
     notifier: WebhookNotifier | None = None
+    insights: Insights | None = None  # issue #14: analytics, content gaps, the A/B comparison
 
     def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
@@ -200,7 +203,9 @@ def build(
     )
     notifier = build_notifier(settings, db)
     hours = BusinessHours(h.business_hours.timezone, h.business_hours.weekly)
-    desk = SupportDesk(SqlDeskStore(db), bot, learning, hours=hours, notifier=notifier)
+    desk = SupportDesk(
+        SqlDeskStore(db), bot, learning, hours=hours, notifier=notifier, rollout=build_rollout(settings)
+    )
     return Services(
         settings,
         embedder,
@@ -214,6 +219,33 @@ def build(
         learning,
         feedback=FeedbackService(db),
         notifier=notifier,
+        insights=build_insights(settings, db, embedder, retriever),
+    )
+
+
+# -- insights and the A/B rollout (issue #14) ------------------------------------------------------
+
+
+def build_rollout(settings: Settings) -> Rollout | None:
+    r = settings.rollout
+    return Rollout(r.bot_percent, r.salt, r.unit, r.user_attribute) if r.enabled else None
+
+
+def build_insights(
+    settings: Settings, db: Database, embedder: Embedder, retriever: HybridRetriever
+) -> Insights:
+    """Analytics over the stored conversations; topic labels use morphemes for Japanese and Korean."""
+    i = settings.insights
+    return Insights(
+        db,
+        embedder,
+        retriever,
+        quiet_minutes=i.quiet_minutes,
+        low_confidence=i.low_confidence,
+        min_topic_size=i.min_topic_size,
+        max_gap_questions=i.max_gap_questions,
+        min_arm_size=i.min_arm_size,
+        cjk_tokens=TextAnalyzer(korean="morphemes", japanese="morphemes").tokens,
     )
 
 

@@ -14,7 +14,12 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from firstlast import __version__
-from firstlast.api import agents, conversations, knowledge
+from firstlast.api import (
+    agents,
+    analytics,  # issue #14
+    conversations,
+    knowledge,
+)
 from firstlast.api import learning as learning_routes  # issue #5
 from firstlast.errors import (
     BackendError,
@@ -94,4 +99,5 @@ def create_app(services: Services) -> FastAPI:
     app.router.on_shutdown.append(services.close)
 
     app.include_router(learning_routes.router)  # learning loop (issue #5)
+    app.include_router(analytics.router)  # insights and the A/B rollout (issue #14)
     return app

@@ -26,6 +26,7 @@ from firstlast.errors import InvalidInput
 from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.policy import answer_to_offer
 from firstlast.handoff.states import CONVERSATION, HANDOFF, Event, HandoffEvent, State
+from firstlast.insights.rollout import CONTROL_REASON, Rollout
 from firstlast.records import (
     Conversation,
     DraftSnapshot,
@@ -37,7 +38,7 @@ from firstlast.records import (
     SourceRef,
     TranscriptLine,
 )
-from firstlast.types import CHANNELS, MAX_MESSAGE_CHARS, Channel, Outcome, Question
+from firstlast.types import CHANNELS, MAX_MESSAGE_CHARS, Channel, ConversationState, Outcome, Question
 
 OnDelta = Callable[[str], None]
 
@@ -55,12 +56,14 @@ class CustomerTurns:
         *,
         hours: BusinessHours | None = None,
         clock: Callable[[], datetime] = utcnow,
+        rollout: Rollout | None = None,
     ) -> None:
         self._store = store
         self._bot = bot
         self._notify = notifications
         self._hours = hours or BusinessHours()
         self._clock = clock
+        self._rollout = rollout  # None: no A/B rollout, the bot answers every conversation
 
     def start(
         self, channel: str = "chat", context: Mapping[str, Any] | None = None
@@ -69,10 +72,12 @@ class CustomerTurns:
         if channel not in CHANNELS:
             raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
         token, conversation_id = secrets.token_urlsafe(24), uuid.uuid4().hex
+        context = dict(context or {})
+        arm = self._rollout.arm(conversation_id, context) if self._rollout else None
         with self._store.transaction() as tx:
-            tx.add_conversation(
-                conversation_id, hash_token(token), cast(Channel, channel), dict(context or {})
-            )
+            tx.add_conversation(conversation_id, hash_token(token), cast(Channel, channel), context, arm)
+            if arm is not None:
+                tx.record("conversation", conversation_id, "arm_assigned", "rollout", arm=arm)
             return tx.conversation(conversation_id), token
 
     def check_token(self, conversation_id: str, token: str) -> bool:
@@ -129,6 +134,8 @@ class CustomerTurns:
         if conv.status != State.BOT:  # an agent owns the conversation: the bot stays quiet
             return PostedMessage(conv.id, customer, None, None, None)
         state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
+        if conv.arm == "control":  # the A/B rollout's control arm: straight to a person
+            return self._to_person(tx, conv, earlier, customer, outgoing, state, on_delta)
         question = Question(customer.text, history(earlier), conv.channel)
         outcome = self._bot.ask(question, state, on_delta=on_delta)
         decision, draft = outcome.decision, outcome.draft
@@ -199,6 +206,40 @@ class CustomerTurns:
         else:
             tx.record("handoff", offer.id, "declined", "customer")
         return PostedMessage(conv.id, customer, reply, None, offer.id)
+
+    def _to_person(
+        self,
+        tx: DeskTransaction,
+        conv: Conversation,
+        earlier: list[Message],
+        customer: Message,
+        outgoing: list[tuple[str, Handoff]],
+        state: ConversationState,
+        on_delta: OnDelta | None,
+    ) -> PostedMessage:
+        """The control arm: the customer is told a person is coming and the handoff opens at once."""
+        text = self._bot.notice("handoff", conv.channel, state, on_delta)
+        reply = self._bot_says(tx, conv.id, text, decision="handoff", reason=CONTROL_REASON)
+        handoff = Handoff(
+            id=uuid.uuid4().hex,
+            conversation_id=conv.id,
+            status=HandoffStatus.OPEN,
+            reason=CONTROL_REASON,
+            detail="A/B rollout: control arm",
+            question=customer.text,
+            transcript=tuple(
+                TranscriptLine(m.role, m.text, m.created_at) for m in [*earlier, customer, reply]
+            ),
+            customer_context=dict(conv.context),
+            sources=(),
+            draft=DraftSnapshot(),
+            created_at=utcnow().isoformat(),
+        )
+        tx.add_handoff(handoff)
+        tx.save_conversation(replace(conv, status=CONVERSATION.next(conv.status, Event.HANDOFF)))
+        tx.record("handoff", handoff.id, "opened", "bot", reason=CONTROL_REASON, message_id=reply.id)
+        outgoing.append(("handoff.opened", tx.handoff(handoff.id)))
+        return PostedMessage(conv.id, customer, reply, None, handoff.id)
 
     def _bot_says(self, tx: DeskTransaction, conversation_id: str, text: str, **values: Any) -> Message:
         return tx.add_message(conversation_id, NewMessage("bot", text, self._bot.voice.persona, **values))
