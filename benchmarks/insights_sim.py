@@ -80,7 +80,7 @@ def gaps(services: Services, questions: list[LabelledQuestion], seed: int, min_t
     Simulator(client, "bench-widget", "bench-agent", Script(seed=seed)).run([_visit(q) for q in questions])
     console.print(f"gaps: {len(questions)} conversations simulated in {time.perf_counter() - t:.0f} s")
     assert services.insights is not None
-    found = services.insights.gap_questions(start - timedelta(minutes=1))
+    found = services.insights.gap_questions(start)
     group = {}
     for q in questions:
         group.setdefault(q.question.text, sorted(q.gold_doc_ids)[0] if q.gold_doc_ids else OOS)
@@ -103,6 +103,16 @@ def gaps(services: Services, questions: list[LabelledQuestion], seed: int, min_t
             }
         )
     clustered = sum(r["count"] for r in rows)
+    # purity by chance: the same topic sizes with the clustered questions' groups shuffled
+    labels = [group.get(found[i].text, OOS) for t in topics for i in t.members]
+    shuffler, chance = random.Random(seed), []
+    for _ in range(200):
+        shuffler.shuffle(labels)
+        at, hits = 0, 0
+        for t in topics:
+            hits += Counter(labels[at : at + t.count]).most_common(1)[0][1]
+            at += t.count
+        chance.append(hits / max(clustered, 1))
     in_domain = [r for r in rows if r["gold_group"] != OOS]
     summary = {
         "conversations": len(questions),
@@ -112,6 +122,7 @@ def gaps(services: Services, questions: list[LabelledQuestion], seed: int, min_t
         "clustered": clustered,
         "unclustered": unclustered,
         "purity": sum(r["purity"] * r["count"] for r in rows) / max(clustered, 1),
+        "purity_by_chance": sum(chance) / len(chance),
         "purity_in_domain_topics": sum(r["purity"] * r["count"] for r in in_domain)
         / max(sum(r["count"] for r in in_domain), 1),
         "top": rows[:10],
@@ -201,7 +212,10 @@ def main() -> None:
     questions = [q for q in questions if not q.question.history]  # one-question visits
     if args.limit:
         questions = random.Random(args.seed).sample(questions, min(args.limit, len(questions)))
-    services = _services(args.out)
+    for db in ("gaps.db", "ab.db"):  # each run starts from empty conversations (the store is kept)
+        if db == "gaps.db" or not args.skip_ab:
+            (args.out / db).unlink(missing_ok=True)
+    services = _services(args.out, database_url=f"sqlite:///{args.out / 'gaps.db'}")
     t = time.perf_counter()
     source, documents = load_path(args.dataset / "kb.jsonl")
     report = services.ingestor.ingest(documents, source=source)

@@ -75,7 +75,7 @@ def csat(summary: Summary) -> Figure:
         [v.value or 0 for v in values],
         yerr=_errors(values),
         capsize=4,
-        color=[BOT, BOT, AGENT][: len(names)],
+        color=[{"bot": BOT, "learned": "#7a9fe6", "agent": AGENT}[k] for k in names],
     )
     for i, v in enumerate(values):
         ax.annotate(f"n={v.n}", (i, 0.03), ha="center", fontsize=8, color="white")
@@ -112,8 +112,8 @@ def arms(comparison: ArmComparison) -> Figure:
             color=color,
         )
     left.set_xticks(range(len(shares)), [m.name.replace("_", " ") for m in shares], fontsize=8)
-    left.set_ylim(0, 1.05)
-    left.legend(fontsize=8)
+    left.set_ylim(0, 1.3)
+    left.legend(fontsize=8, loc="upper center", ncols=2)
     left.set_title("A/B: rates (95% CI)")
     right.set_xticks(range(len(times)), ["first reply", "resolution"], fontsize=8)
     right.set_ylabel("median minutes (95% CI)")
