@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from firstlast.db import ConversationRow, EventRow, HandoffRow, MessageRow, utcnow
+from firstlast.insights.rollout import Rollout
 from firstlast.insights.service import Insights
 from tests.conftest import AGENT_KEY, WIDGET_KEY
 from tests.insights.conftest import QUESTIONS
@@ -37,6 +38,14 @@ def test_every_conversation_and_every_event_carries_its_arm(traffic) -> None:
         assert e.arm == arm_of[conversation], (e.entity, e.action)
     assigned = [e for e in events if e.action == "arm_assigned"]
     assert len(assigned) == len(results)
+
+
+def test_the_desk_assigns_the_arm_the_rollout_hash_gives(traffic) -> None:
+    services, _client, results = traffic
+    rollout = Rollout(50, unit="user")
+    for i, r in enumerate(results):  # the fixture's visits carry user_id u0, u1, ...
+        assert r.arm == rollout.arm(r.conversation_id, {"attributes": {"user_id": f"u{i}"}})
+    assert services.settings.rollout.bot_percent == 50
 
 
 def test_the_control_arm_goes_straight_to_a_person(traffic) -> None:
