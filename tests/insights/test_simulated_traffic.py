@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from firstlast.db import ConversationRow, EventRow, HandoffRow, MessageRow, utcnow
+from firstlast.db import ConversationRow, EventRow, HandoffRow, MessageRow, SuggestionRow, utcnow
 from firstlast.insights.rollout import Rollout
 from firstlast.insights.service import Insights
 from tests.conftest import AGENT_KEY, WIDGET_KEY
@@ -24,8 +24,13 @@ def test_every_conversation_and_every_event_carries_its_arm(traffic) -> None:
         arm_of = {c.id: c.arm for c in s.scalars(select(ConversationRow))}
         handoff_conv = {h.id: h.conversation_id for h in s.scalars(select(HandoffRow))}
         message_conv = {str(m.id): m.conversation_id for m in s.scalars(select(MessageRow))}
+        suggestion_conv = {r.id: r.conversation_id for r in s.scalars(select(SuggestionRow))}
         events = list(
-            s.scalars(select(EventRow).where(EventRow.entity.in_(["conversation", "handoff", "message"])))
+            s.scalars(
+                select(EventRow).where(
+                    EventRow.entity.in_(["conversation", "handoff", "message", "suggestion"])
+                )
+            )
         )
     assert all(arm_of[r.conversation_id] == r.arm for r in results)
     assert len(events) > len(results)
@@ -34,8 +39,10 @@ def test_every_conversation_and_every_event_carries_its_arm(traffic) -> None:
             "conversation": e.entity_id,
             "handoff": handoff_conv.get(e.entity_id),
             "message": message_conv.get(e.entity_id),
+            "suggestion": suggestion_conv.get(e.entity_id),  # the conversation it was first learned from
         }[e.entity]
         assert e.arm == arm_of[conversation], (e.entity, e.action)
+    assert {e.entity for e in events} == {"conversation", "handoff", "suggestion"}
     assigned = [e for e in events if e.action == "arm_assigned"]
     assert len(assigned) == len(results)
 
