@@ -312,6 +312,9 @@ class InsightsSettings(BaseModel):
     min_topic_size: int = Field(3, ge=2, le=100)  # HDBSCAN min_cluster_size
     max_gap_questions: int = Field(5000, ge=10, le=50_000)  # the most recent ones are clustered
     min_arm_size: int = Field(30, ge=2, le=100_000)  # conversations per arm before comparing arms
+    # proactive help: suggest articles for the widget's page before the customer types (off by default)
+    proactive: bool = False
+    proactive_articles: int = Field(3, ge=1, le=10)
 
 
 # -- the settings tree --------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from firstlast.handoff.policy import HandoffPolicy, sensitive_matcher
 from firstlast.handoff.sentiment import FrustrationDetector
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.pipeline import Ingestor
+from firstlast.insights.proactive import ProactiveHelp
 from firstlast.insights.rollout import Rollout
 from firstlast.insights.service import Insights
 from firstlast.language import LanguageDetector
@@ -57,6 +58,7 @@ class Services:
     feedback: FeedbackService | None = None
     notifier: WebhookNotifier | None = None
     insights: Insights | None = None  # issue #14: analytics, content gaps, the A/B comparison
+    proactive: ProactiveHelp | None = None  # issue #14: suggested articles per page; None when off
 
     def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
@@ -220,6 +222,11 @@ def build(
         feedback=FeedbackService(db),
         notifier=notifier,
         insights=build_insights(settings, db, embedder, retriever),
+        proactive=(
+            ProactiveHelp(db, retriever, limit=settings.insights.proactive_articles)
+            if settings.insights.proactive
+            else None
+        ),
     )
 
 

@@ -19,6 +19,7 @@ from firstlast.api import (
     analytics,  # issue #14
     conversations,
     knowledge,
+    proactive,
 )
 from firstlast.api import learning as learning_routes  # issue #5
 from firstlast.errors import (
@@ -100,4 +101,5 @@ def create_app(services: Services) -> FastAPI:
 
     app.include_router(learning_routes.router)  # learning loop (issue #5)
     app.include_router(analytics.router)  # insights and the A/B rollout (issue #14)
+    app.include_router(proactive.router)  # proactive help, off by default (issue #14)
     return app
