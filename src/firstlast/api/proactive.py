@@ -61,7 +61,7 @@ def click(
     x_conversation_token: TokenHeader = None,
 ) -> None:
     helper = _help(services, scope, conversation_id, x_conversation_token)
-    if doc_id not in helper.shown(conversation_id):
+    if len(doc_id) > 512 or doc_id not in helper.shown(conversation_id):
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, f"article {doc_id} was not suggested in this conversation"
         )
