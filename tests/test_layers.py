@@ -14,7 +14,7 @@ LAYERS: list[set[str]] = [
     {"language", "mapping", "schema"},  # schema: db.py's migrations
     {"ingest", "answerer"},
     {"handoff"},
-    {"bot", "learning", "config"},
+    {"bot", "learning", "config", "insights"},  # insights: issue #14
     {"desk", "web"},  # web: what the widget and the console need on the server (issue #10)
     {"wiring", "testing"},
     {"api", "eval"},

@@ -253,6 +253,41 @@ def db_revision(message: Annotated[str, typer.Argument(help="What changed in db.
     console.print(f"wrote {schema.new_revision(message)}")
 
 
+@app.command()
+@one_line_errors
+def report(
+    out: Annotated[Path, typer.Option(help="Folder for report.html, its charts and report.json")],
+    since: Annotated[str, typer.Option(help="30d, 12h, 4w, or an ISO date")] = "30d",
+    until: Annotated[str | None, typer.Option(help="ISO date or time (default now)")] = None,
+    bucket: Annotated[str, typer.Option(help="day or week")] = "day",
+    gaps: Annotated[bool, typer.Option(help="Cluster the unanswered questions into topics")] = True,
+    data_dir: DataDir = None,
+) -> None:
+    """Write an HTML report: resolution analytics, the A/B rollout's comparison, content gaps (issue #14)."""
+    from firstlast.db import utcnow
+    from firstlast.errors import InvalidInput
+    from firstlast.insights.report import write_report
+    from firstlast.insights.service import parse_since, parse_time
+    from firstlast.wiring import build
+
+    if bucket not in ("day", "week"):
+        raise InvalidInput(f"--bucket must be day or week, got {bucket!r}")
+    end = parse_time(until) if until else utcnow()
+    start = parse_since(since, end)
+    if start >= end:
+        raise InvalidInput("--since must be before --until")
+    _quiet_libraries()
+    insights = build(_settings(data_dir)).insights
+    assert insights is not None
+    resolution = insights.resolution(start, end, bucket)  # type: ignore[arg-type]
+    comparison = insights.rollout(start, end)
+    has_arms = sum(comparison.conversations.values()) > 0
+    paths = write_report(
+        out, resolution, comparison if has_arms else None, insights.gaps(start, end) if gaps else None
+    )
+    console.print(f"wrote {paths[0]} ({len(paths) - 1} more files)")
+
+
 DatasetOption = Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")]
 OutOption = Annotated[Path, typer.Option(help="Output folder (a fresh store is built here)")]
 QuestionsOption = Annotated[

@@ -330,6 +330,36 @@ class LanguageSettings(BaseModel):
         return codes
 
 
+# -- insights and rollout (issue #14) -------------------------------------------------------------
+
+
+class RolloutSettings(BaseModel):
+    """Turn the bot on for part of the traffic: each new conversation is assigned an arm by a stable
+    hash of its id (or of a user attribute), ``bot`` for ``bot_percent`` of them, else ``control``
+    (straight to a person). Off by default: every conversation goes to the bot and has no arm."""
+
+    enabled: bool = False
+    bot_percent: float = Field(100.0, ge=0, le=100)
+    salt: str = Field("", max_length=64)  # change it to draw a new assignment
+    unit: Literal["conversation", "user"] = "conversation"
+    user_attribute: str = Field("user_id", min_length=1, max_length=64)  # with unit=user
+
+
+class InsightsSettings(BaseModel):
+    """Analytics: the resolution definition's window, content-gap clustering, A/B sample sizes."""
+
+    # resolved by the bot: no customer message this long after the bot's last answer (or thumbs up)
+    quiet_minutes: float = Field(30.0, gt=0, le=7 * 24 * 60)
+    # an answer below this confidence counts as a content gap too (answered, but barely)
+    low_confidence: float = Field(0.6, ge=0, le=1)
+    min_topic_size: int = Field(3, ge=2, le=100)  # HDBSCAN min_cluster_size
+    max_gap_questions: int = Field(5000, ge=10, le=50_000)  # the most recent ones are clustered
+    min_arm_size: int = Field(30, ge=2, le=100_000)  # conversations per arm before comparing arms
+    # proactive help: suggest articles for the widget's page before the customer types (off by default)
+    proactive: bool = False
+    proactive_articles: int = Field(3, ge=1, le=10)
+
+
 # -- the settings tree --------------------------------------------------------------------------
 
 
@@ -353,6 +383,10 @@ class Settings(BaseSettings):
     # issue #4: LLM answerer and language detection
     llm: LLMSettings = LLMSettings()
     language: LanguageSettings = LanguageSettings()
+
+    # issue #14: insights and the A/B rollout
+    rollout: RolloutSettings = RolloutSettings()
+    insights: InsightsSettings = InsightsSettings()
 
     @classmethod
     def settings_customise_sources(

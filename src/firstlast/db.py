@@ -58,8 +58,9 @@ class ConversationRow(Base):
     channel: Mapped[str] = mapped_column(String(16), default="chat")
     status: Mapped[str] = mapped_column(String(24))  # handoff/states.py State
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    arm: Mapped[str | None] = mapped_column(String(16), nullable=True)  # A/B rollout (issue #14)
 
 
 class MessageRow(Base):
@@ -124,6 +125,39 @@ class EventRow(Base):
     actor: Mapped[str] = mapped_column(String(128), default="")
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    arm: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the conversation's A/B arm
+
+
+def new_event(
+    session: Session, entity: str, entity_id: str, action: str, actor: str, detail: dict[str, Any]
+) -> EventRow:
+    """An event row carrying the A/B arm of the conversation it is about (issue #14), so every
+    event can be compared by arm; events about no one conversation (a learned entry) have none."""
+    return EventRow(
+        entity=entity,
+        entity_id=entity_id,
+        action=action,
+        actor=actor,
+        detail=detail,
+        arm=_arm_of(session, entity, entity_id),
+    )
+
+
+def _arm_of(session: Session, entity: str, entity_id: str) -> str | None:
+    conversation_id: str | None = None
+    if entity == "conversation":
+        conversation_id = entity_id
+    elif entity == "handoff":
+        handoff = session.get(HandoffRow, entity_id)
+        conversation_id = handoff.conversation_id if handoff else None
+    elif entity == "message" and entity_id.isdigit():
+        message = session.get(MessageRow, int(entity_id))
+        conversation_id = message.conversation_id if message else None
+    elif entity == "suggestion":
+        suggestion = session.get(SuggestionRow, entity_id)
+        conversation_id = suggestion.conversation_id if suggestion else None
+    conversation = session.get(ConversationRow, conversation_id) if conversation_id else None
+    return conversation.arm if conversation else None
 
 
 # -- handoff: customer feedback and webhook deliveries -------------------------------------------
@@ -376,7 +410,7 @@ class Database:
     def record(
         self, session: Session, entity: str, entity_id: str, action: str, actor: str, **detail: Any
     ) -> None:
-        session.add(EventRow(entity=entity, entity_id=entity_id, action=action, actor=actor, detail=detail))
+        session.add(new_event(session, entity, entity_id, action, actor, detail))
 
 
 def _connect_args(url: str) -> dict[str, Any]:

@@ -83,6 +83,7 @@ class Conversation:
     messages: tuple[Message, ...]
     created_at: str
     feedback: tuple[Feedback, ...] = ()
+    arm: str | None = None  # the A/B rollout arm, "bot" or "control" (issue #14); None: no rollout
 
 
 class HandoffStatus(StrEnum):

@@ -30,6 +30,9 @@ from firstlast.handoff.sentiment import FrustrationDetector
 from firstlast.ingest.chunker import Chunker
 from firstlast.ingest.jobs import IngestJobs
 from firstlast.ingest.pipeline import Ingestor
+from firstlast.insights.proactive import ProactiveHelp
+from firstlast.insights.rollout import Rollout
+from firstlast.insights.service import Insights
 from firstlast.language import LanguageDetector
 from firstlast.learning.service import LearningService
 from firstlast.learning.verdict import ResolutionJudge
@@ -64,6 +67,8 @@ class Services:
     # -- the widget and the console (issue #10): sign-in sessions, reports of bad bot answers --
     sessions: ConsoleSessions | None = None
     reports: ReportService | None = None
+    insights: Insights | None = None  # issue #14: analytics, content gaps, the A/B comparison
+    proactive: ProactiveHelp | None = None  # issue #14: suggested articles per page; None when off
 
     def reconcile(self) -> tuple[int, int]:
         """Finish what a failure left half done (on start-up): learning verdicts still pending, and
@@ -214,7 +219,9 @@ def build(
     )
     notifier = build_notifier(settings, db)
     hours = BusinessHours(h.business_hours.timezone, h.business_hours.weekly)
-    desk = SupportDesk(SqlDeskStore(db), bot, learning, hours=hours, notifier=notifier)
+    desk = SupportDesk(
+        SqlDeskStore(db), bot, learning, hours=hours, notifier=notifier, rollout=build_rollout(settings)
+    )
     return Services(
         settings,
         embedder,
@@ -232,6 +239,38 @@ def build(
         jobs=IngestJobs(db, ingestor),
         sessions=ConsoleSessions(db, settings.api.console_session_hours),
         reports=ReportService(db),
+        insights=build_insights(settings, db, embedder, retriever),
+        proactive=(
+            ProactiveHelp(db, retriever, limit=settings.insights.proactive_articles)
+            if settings.insights.proactive
+            else None
+        ),
+    )
+
+
+# -- insights and the A/B rollout (issue #14) ------------------------------------------------------
+
+
+def build_rollout(settings: Settings) -> Rollout | None:
+    r = settings.rollout
+    return Rollout(r.bot_percent, r.salt, r.unit, r.user_attribute) if r.enabled else None
+
+
+def build_insights(
+    settings: Settings, db: Database, embedder: Embedder, retriever: HybridRetriever
+) -> Insights:
+    """Analytics over the stored conversations; topic labels use morphemes for Japanese and Korean."""
+    i = settings.insights
+    return Insights(
+        db,
+        embedder,
+        retriever,
+        quiet_minutes=i.quiet_minutes,
+        low_confidence=i.low_confidence,
+        min_topic_size=i.min_topic_size,
+        max_gap_questions=i.max_gap_questions,
+        min_arm_size=i.min_arm_size,
+        cjk_tokens=TextAnalyzer(korean="morphemes", japanese="morphemes").tokens,
     )
 
 

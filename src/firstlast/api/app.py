@@ -14,7 +14,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from firstlast import __version__
-from firstlast.api import agents, console, conversations, events, knowledge, ops, pages, reports
+from firstlast.api import (
+    agents,
+    analytics,
+    console,
+    conversations,
+    events,
+    knowledge,
+    ops,
+    pages,
+    proactive,
+    reports,
+)
 from firstlast.api import learning as learning_routes  # issue #5
 from firstlast.api.guard import BodyLimit, RateLimits
 from firstlast.api.idempotency import Retries
@@ -129,4 +140,6 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(reports.router)
     app.include_router(console.router)
     app.include_router(pages.router)
+    app.include_router(analytics.router)  # insights and the A/B rollout (issue #14)
+    app.include_router(proactive.router)  # proactive help, off by default (issue #14)
     return app

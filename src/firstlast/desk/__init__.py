@@ -26,6 +26,7 @@ from firstlast.desk.sql_store import SqlDeskStore
 from firstlast.desk.store import DeskStore
 from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.webhook import Notifier
+from firstlast.insights.rollout import Rollout
 
 __all__ = ["DeskStore", "SqlDeskStore", "SupportDesk"]
 
@@ -42,9 +43,10 @@ class SupportDesk:
         hours: BusinessHours | None = None,
         notifier: Notifier | None = None,
         clock: Callable[[], datetime] = utcnow,
+        rollout: Rollout | None = None,
     ) -> None:
         notifications = Notifications(notifier)
-        self.customers = CustomerTurns(store, bot, notifications, hours=hours, clock=clock)
+        self.customers = CustomerTurns(store, bot, notifications, hours=hours, clock=clock, rollout=rollout)
         self.agents = AgentDesk(store, learning, notifications)
         # the routes' verbs, each owned by one side
         self.start, self.check_token = self.customers.start, self.customers.check_token

@@ -26,6 +26,7 @@ from firstlast.errors import InvalidInput
 from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.policy import answer_to_offer
 from firstlast.handoff.states import CONVERSATION, HANDOFF, Event, HandoffEvent, State
+from firstlast.insights.rollout import CONTROL_REASON, Rollout
 from firstlast.records import (
     Conversation,
     ConversationStatus,
@@ -38,7 +39,7 @@ from firstlast.records import (
     SourceRef,
     TranscriptLine,
 )
-from firstlast.types import CHANNELS, MAX_MESSAGE_CHARS, Channel, Outcome, Question
+from firstlast.types import CHANNELS, MAX_MESSAGE_CHARS, Channel, ConversationState, Outcome, Question
 
 OnDelta = Callable[[str], None]
 
@@ -56,12 +57,14 @@ class CustomerTurns:
         *,
         hours: BusinessHours | None = None,
         clock: Callable[[], datetime] = utcnow,
+        rollout: Rollout | None = None,
     ) -> None:
         self._store = store
         self._bot = bot
         self._notify = notifications
         self._hours = hours or BusinessHours()
         self._clock = clock
+        self._rollout = rollout  # None: no A/B rollout, the bot answers every conversation
 
     def start(
         self, channel: str = "chat", context: Mapping[str, Any] | None = None
@@ -70,10 +73,12 @@ class CustomerTurns:
         if channel not in CHANNELS:
             raise InvalidInput(f"channel must be one of {', '.join(CHANNELS)}, got {channel!r}")
         token, conversation_id = secrets.token_urlsafe(24), uuid.uuid4().hex
+        context = dict(context or {})
+        arm = self._rollout.arm(conversation_id, context) if self._rollout else None
         with self._store.transaction() as tx:
-            tx.add_conversation(
-                conversation_id, hash_token(token), cast(Channel, channel), dict(context or {})
-            )
+            tx.add_conversation(conversation_id, hash_token(token), cast(Channel, channel), context, arm)
+            if arm is not None:
+                tx.record("conversation", conversation_id, "arm_assigned", "rollout", arm=arm)
             return tx.conversation(conversation_id), token
 
     def check_token(self, conversation_id: str, token: str) -> bool:
@@ -137,6 +142,8 @@ class CustomerTurns:
         the message goes elsewhere (an agent, the answer to an offer). A conversation that changes
         in between (another message, an agent) keeps the outcome for its reply, which is what was
         streamed; a message that no longer goes to the bot stores no reply."""
+        if conv.arm == "control":  # the A/B rollout's control arm: the bot never reads the question
+            return None
         status = conv.status
         if status == State.OFFERED:
             if answer_to_offer(text) == "no" or (answer_to_offer(text) == "yes" and offered):
@@ -165,6 +172,9 @@ class CustomerTurns:
         tx.save_conversation(conv)
         if conv.status != State.BOT:  # an agent owns the conversation: the bot stays quiet
             return PostedMessage(conv.id, customer, None, None, None)
+        if conv.arm == "control":  # the A/B rollout's control arm: straight to a person
+            state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
+            return self._to_person(tx, conv, earlier, customer, outgoing, state, on_delta)
         outcome = prepared
         if outcome is None:  # not foreseen before the transaction (the conversation changed)
             state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
@@ -238,6 +248,40 @@ class CustomerTurns:
         else:
             tx.record("handoff", offer.id, "declined", "customer")
         return PostedMessage(conv.id, customer, reply, None, offer.id)
+
+    def _to_person(
+        self,
+        tx: DeskTransaction,
+        conv: Conversation,
+        earlier: list[Message],
+        customer: Message,
+        outgoing: list[tuple[str, Handoff]],
+        state: ConversationState,
+        on_delta: OnDelta | None,
+    ) -> PostedMessage:
+        """The control arm: the customer is told a person is coming and the handoff opens at once."""
+        text = self._bot.notice("handoff", conv.channel, state, on_delta)
+        reply = self._bot_says(tx, conv.id, text, decision="handoff", reason=CONTROL_REASON)
+        handoff = Handoff(
+            id=uuid.uuid4().hex,
+            conversation_id=conv.id,
+            status=HandoffStatus.OPEN,
+            reason=CONTROL_REASON,
+            detail="A/B rollout: control arm",
+            question=customer.text,
+            transcript=tuple(
+                TranscriptLine(m.role, m.text, m.created_at) for m in [*earlier, customer, reply]
+            ),
+            customer_context=dict(conv.context),
+            sources=(),
+            draft=DraftSnapshot(),
+            created_at=utcnow().isoformat(),
+        )
+        tx.add_handoff(handoff)
+        tx.save_conversation(replace(conv, status=CONVERSATION.next(conv.status, Event.HANDOFF)))
+        tx.record("handoff", handoff.id, "opened", "bot", reason=CONTROL_REASON, message_id=reply.id)
+        outgoing.append(("handoff.opened", tx.handoff(handoff.id)))
+        return PostedMessage(conv.id, customer, reply, None, handoff.id)
 
     def _bot_says(self, tx: DeskTransaction, conversation_id: str, text: str, **values: Any) -> Message:
         return tx.add_message(conversation_id, NewMessage("bot", text, self._bot.voice.persona, **values))

@@ -17,6 +17,7 @@ from firstlast.db import (
     HandoffRow,
     MessageRow,
     OutboxRow,
+    new_event,
     utcnow,
 )
 from firstlast.errors import NotFound
@@ -54,9 +55,16 @@ class SqlDeskTransaction:
 
     # -- conversations and their messages ---------------------------------------------------------
     def add_conversation(
-        self, conversation_id: str, token_hash: str, channel: Channel, context: Mapping[str, Any]
+        self,
+        conversation_id: str,
+        token_hash: str,
+        channel: Channel,
+        context: Mapping[str, Any],
+        arm: str | None = None,
     ) -> None:
-        row = ConversationRow(id=conversation_id, token_hash=token_hash, channel=channel, status=State.BOT)
+        row = ConversationRow(
+            id=conversation_id, token_hash=token_hash, channel=channel, status=State.BOT, arm=arm
+        )
         self._s.add(row)
         row.context = dict(context)
         self._s.flush()
@@ -153,7 +161,7 @@ class SqlDeskTransaction:
 
     # -- history and the outbox -------------------------------------------------------------------
     def record(self, entity: str, entity_id: str, action: str, actor: str, **detail: Any) -> None:
-        self._s.add(EventRow(entity=entity, entity_id=entity_id, action=action, actor=actor, detail=detail))
+        self._s.add(new_event(self._s, entity, entity_id, action, actor, detail))
         self._s.flush()
 
     def events(self, entity: str, entity_id: str) -> list[HistoryEvent]:

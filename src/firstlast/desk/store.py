@@ -31,7 +31,12 @@ from firstlast.types import Channel
 class DeskTransaction(Protocol):
     # -- conversations and their messages
     def add_conversation(
-        self, conversation_id: str, token_hash: str, channel: Channel, context: Mapping[str, Any]
+        self,
+        conversation_id: str,
+        token_hash: str,
+        channel: Channel,
+        context: Mapping[str, Any],
+        arm: str | None = None,  # the A/B rollout arm (issue #14)
     ) -> None: ...
     def conversation(self, conversation_id: str) -> Conversation: ...  # NotFound when missing
     def token_hash(self, conversation_id: str) -> str: ...

@@ -75,6 +75,17 @@ class DeskStoreContract:
                 {"lang": "ja"},
             )
 
+    def test_a_conversation_keeps_its_rollout_arm(self, store: DeskStore) -> None:  # issue #14
+        with store.transaction() as tx:
+            tx.add_conversation("c1", "hash", "chat", {}, "control")
+            tx.add_conversation("c2", "hash", "chat", {})
+        with store.transaction() as tx:
+            from dataclasses import replace
+
+            tx.save_conversation(replace(tx.conversation("c1"), status=ConversationStatus.AWAITING_AGENT))
+        with store.transaction() as tx:
+            assert (tx.conversation("c1").arm, tx.conversation("c2").arm) == ("control", None)
+
     def test_missing_records_are_not_found(self, store: DeskStore) -> None:
         with store.transaction() as tx:
             for read in (tx.conversation, tx.token_hash, tx.handoff):

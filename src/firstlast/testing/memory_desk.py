@@ -59,11 +59,16 @@ class MemoryDeskTransaction:
         self._d = data
 
     def add_conversation(
-        self, conversation_id: str, token_hash: str, channel: Channel, context: Mapping[str, Any]
+        self,
+        conversation_id: str,
+        token_hash: str,
+        channel: Channel,
+        context: Mapping[str, Any],
+        arm: str | None = None,
     ) -> None:
         now = utcnow().isoformat()
         self._d.conversations[conversation_id] = Conversation(
-            conversation_id, channel, State.BOT, dict(context), (), now
+            conversation_id, channel, State.BOT, dict(context), (), now, arm=arm
         )
         self._d.tokens[conversation_id] = token_hash
 
