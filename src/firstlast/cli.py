@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -205,12 +206,24 @@ def reconcile(data_dir: DataDir = None) -> None:
     console.print(f"{learned} learning verdicts retried, {repaired} knowledge-base documents repaired")
 
 
-def _database(data_dir: Path | None) -> Any:
+@contextlib.contextmanager
+def _database(data_dir: Path | None) -> Iterator[Any]:
+    """The database as it is (no revision check), for the migrations; its errors as one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from firstlast.db import Database
+    from firstlast.errors import BackendError
 
     settings = _settings(data_dir)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return Database(settings.sql_url, prepare=lambda _engine: None)  # as it is, for the migrations
+    db = Database(settings.sql_url, prepare=lambda _engine: None)
+    try:
+        yield db
+    except SQLAlchemyError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BackendError(f"database error: {first}") from None
+    finally:
+        db.close()
 
 
 @db_app.command("upgrade")
@@ -219,11 +232,8 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     """Migrate the database to this version's schema, keeping its data (an empty one is created)."""
     from firstlast import schema
 
-    db = _database(data_dir)
-    try:
+    with _database(data_dir) as db:
         before, after = schema.upgrade(db.engine)
-    finally:
-        db.close()
     done = "is already at" if before == after else f"was upgraded from {before or 'no revision'} to"
     console.print(f"the database {done} {after} (head)")
 
@@ -234,12 +244,8 @@ def db_current(data_dir: DataDir = None) -> None:
     """Show the database's revision and whether it is the one this version needs."""
     from firstlast import schema
 
-    db = _database(data_dir)
-    try:
-        with db.engine.connect() as connection:
-            revision = schema.current(connection)
-    finally:
-        db.close()
+    with _database(data_dir) as db, db.engine.connect() as connection:
+        revision = schema.current(connection)
     state = "head" if revision == schema.head() else f"run `firstlast db upgrade` to reach {schema.head()}"
     console.print(f"{revision or 'no revision'} ({state})")
 

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from firstlast.errors import BackendError, Conflict
+from firstlast.errors import BackendError, ConfigError, Conflict
 
 log = logging.getLogger(__name__)
 _BUSY_TIMEOUT_S = 15.0
@@ -362,6 +362,10 @@ class Database:
             (prepare or Base.metadata.create_all)(self.engine)
         except SQLAlchemyError as exc:
             raise BackendError(f"cannot open database {_safe(url)}: {_first_line(exc)}") from exc
+        except ImportError as exc:  # e.g. PostgreSQL without psycopg
+            raise ConfigError(
+                f"no driver for {_safe(url)} ({exc.name}); for PostgreSQL: pip install 'firstlast[postgres]'"
+            ) from exc
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -424,7 +428,11 @@ def _connect_args(url: str) -> dict[str, Any]:
 
 
 def _safe(url: str) -> str:
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except SQLAlchemyError:
+        return "(an invalid database URL)"
 
 
 def _first_line(exc: Exception) -> str:
