@@ -194,7 +194,8 @@ def main() -> None:
     errors = {code: n for code, n in sorted(load.statuses.items()) if code >= 400}
     print(f"\nload {args.label}: {args.customers} customers x {args.messages} messages + agent + upload")
     print(
-        "| msg/s | p50 ms | p95 ms | p99 ms | errors by status | /healthz p99 ms (upload) | upload s | agent replies | vanilla bot.ask q/s |"
+        "| msg/s | p50 ms | p95 ms | p99 ms | errors by status | /healthz p99 ms (upload) | upload s "
+        "| agent replies | vanilla bot.ask q/s |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
     print(
