@@ -17,6 +17,8 @@ from fastapi.testclient import TestClient
 
 from firstlast.api.app import create_app
 from firstlast.config import Settings
+from firstlast.db import Database
+from firstlast.ingest.jobs import IngestJobs
 from firstlast.ingest.loaders import load_path
 from firstlast.retriever.embeddings import MiniLMEmbedder
 from firstlast.testing.servers import free_port
@@ -50,6 +52,9 @@ def test_an_upload_is_a_job_to_poll_with_progress_and_a_result(
     assert job["result"]["documents_seen"] == len(files)
     assert services.store.count() > 0
     assert client.get("/v1/knowledge/jobs/nope", headers=ADMIN).status_code == 404
+    # the job lives in the database: another API process (its own engine) answers the poll
+    other = IngestJobs(Database(services.settings.sql_url), services.ingestor)
+    assert other.get(job["id"]).status == "done"
     assert client.get(f"/v1/knowledge/jobs/{job['id']}", headers=WIDGET).status_code == 403
 
 

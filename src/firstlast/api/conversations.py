@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/v1/conversations",
     tags=["conversations"],
-    responses=errors(401, 403, 404, 413, 422, 429, 503),
+    responses=errors(401, 403, 404, 409, 413, 422, 429, 503),
 )
 TokenHeader = Annotated[str | None, Header(description="The token returned when the conversation was opened")]
 IdempotencyKey = Annotated[

