@@ -37,6 +37,8 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory, minilm: MiniLMEmbedder)
         "admin_keys": [ADMIN_KEY],
         "rate_limit_client": "100000/minute",  # the limits have tests of their own
         "rate_limit_conversation": "100000/minute",
+        "stream_seconds": 0.3,  # an event stream ends soon, so each generated call returns
+        "stream_poll_seconds": 0.1,
     }
     services = build(Settings(data_dir=data, answer={"voice_profile": VOICE}, api=api), embedder=minilm)
     services.ingestor.ingest([Document("faq/billing", "Billing", "Invoices are sent monthly.", "fuzz")])

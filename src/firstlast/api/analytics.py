@@ -15,12 +15,15 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import BaseModel
 
 from firstlast.api.deps import AgentScope, ServicesDep
+from firstlast.api.schemas import errors
 from firstlast.db import utcnow
 from firstlast.errors import InvalidInput
 from firstlast.insights.ab import ArmComparison
 from firstlast.insights.service import GapReport, Insights, ResolutionReport, parse_since, parse_time
 
-router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+router = APIRouter(
+    prefix="/v1/analytics", tags=["analytics"], responses=errors(401, 403, 404, 409, 413, 422, 429, 503)
+)
 Since = Query("30d", max_length=40, description="30d, 12h, 4w, or an ISO date or time")
 Until = Query(None, max_length=40, description="ISO date or time; default now")
 

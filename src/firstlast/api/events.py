@@ -29,9 +29,10 @@ from fastapi.responses import StreamingResponse
 
 from firstlast.api.conversations import TokenHeader, authorize
 from firstlast.api.deps import AgentScope, CallerScope, ServicesDep
+from firstlast.api.schemas import errors
 from firstlast.config import ApiSettings
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=errors(401, 403, 404, 409, 413, 422, 429, 503))
 LastEventId = Annotated[str | None, Header(description="Resume after this event id")]
 Chunk = list[str]
 
@@ -98,7 +99,10 @@ def _stream(request: Request, api: ApiSettings, read: Callable[[], Awaitable[Chu
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
-@router.get("/v1/conversations/{conversation_id}/events")
+_SSE = {200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}}
+
+
+@router.get("/v1/conversations/{conversation_id}/events", response_class=StreamingResponse, responses=_SSE)
 async def conversation_events(
     conversation_id: str,
     request: Request,
@@ -126,7 +130,7 @@ async def conversation_events(
     return _stream(request, services.settings.api, lambda: run_in_threadpool(read))
 
 
-@router.get("/v1/inbox/events")
+@router.get("/v1/inbox/events", response_class=StreamingResponse, responses=_SSE)
 async def inbox_events(
     request: Request, services: ServicesDep, _scope: AgentScope, last_event_id: LastEventId = None
 ) -> StreamingResponse:

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Header, HTTPException, Query, status
 
 from firstlast.api.analytics import Since, Until, _period
 from firstlast.api.deps import AgentScope, CallerScope, ServicesDep
+from firstlast.api.schemas import errors
 from firstlast.insights.proactive import CLICKED, SHOWN, Article, ClickThrough, ProactiveHelp
 from firstlast.types import MAX_NOTE_CHARS
 
-router = APIRouter(tags=["proactive help"])
+router = APIRouter(tags=["proactive help"], responses=errors(401, 403, 404, 409, 413, 422, 429, 503))
 TokenHeader = Annotated[str | None, Header(description="The token returned when the conversation was opened")]
 
 
