@@ -20,7 +20,7 @@ import json
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -99,7 +99,9 @@ def _stream(request: Request, api: ApiSettings, read: Callable[[], Awaitable[Chu
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
 
 
-_SSE = {200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}}
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}
+}
 
 
 @router.get("/v1/conversations/{conversation_id}/events", response_class=StreamingResponse, responses=_SSE)
