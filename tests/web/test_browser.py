@@ -139,6 +139,9 @@ def test_3_agent_sees_the_handoff_live_opens_the_packet_and_the_reply_reaches_th
     item.click()
     transcript = agent.locator("#transcript")
     expect(transcript).to_contain_text("How do I turn on two-factor authentication?")
+    bot_line = transcript.locator(".line.bot").first  # the reply's Markdown bold as nodes, not asterisks
+    expect(bot_line.locator("strong").first).to_be_visible()
+    expect(bot_line).not_to_contain_text("**")
     expect(agent.locator(".context")).to_contain_text(scene["site"])  # the page the customer was on
     expect(agent.get_by_role("heading", name="Bot's draft")).to_be_visible()
     expect(agent.get_by_text("low_confidence", exact=True)).to_be_visible()
