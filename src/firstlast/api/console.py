@@ -16,11 +16,11 @@ from pydantic import Field
 
 from firstlast.api.deps import ServicesDep, console_session, scope_of
 from firstlast.api.guard import RateLimits
-from firstlast.api.schemas import Strict
+from firstlast.api.schemas import Strict, errors
 from firstlast.types import MAX_NAME_CHARS
 from firstlast.web.sessions import COOKIE, ConsoleSession, ConsoleSessions
 
-router = APIRouter(prefix="/console", tags=["console"])
+router = APIRouter(prefix="/console", tags=["console"], responses=errors(401, 403, 413, 422, 429, 503))
 
 
 class SignIn(Strict):

@@ -33,9 +33,10 @@ from starlette.types import Scope as AsgiScope
 from firstlast.api.conversations import TokenHeader, authorize
 from firstlast.api.deps import AgentScope, CallerScope, ServicesDep
 from firstlast.api.guard import StreamSlots
+from firstlast.api.schemas import errors
 from firstlast.config import ApiSettings
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=errors(401, 403, 404, 422, 429, 503))
 LastEventId = Annotated[str | None, Header(description="Resume after this event id")]
 Chunk = list[str]
 
