@@ -105,7 +105,10 @@ def _stream(
     return _HeldStream(events(), release)
 
 
-@router.get("/v1/conversations/{conversation_id}/events")
+_SSE = {200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}}
+
+
+@router.get("/v1/conversations/{conversation_id}/events", responses=_SSE)
 async def conversation_events(
     conversation_id: str,
     request: Request,
@@ -140,7 +143,7 @@ async def conversation_events(
     )
 
 
-@router.get("/v1/inbox/events")
+@router.get("/v1/inbox/events", responses=_SSE)
 async def inbox_events(
     request: Request, services: ServicesDep, _scope: AgentScope, last_event_id: LastEventId = None
 ) -> StreamingResponse:

@@ -16,6 +16,7 @@ from importlib import resources
 from fastapi import APIRouter, Request, Response
 
 from firstlast.api.deps import CallerScope, ServicesDep
+from firstlast.api.schemas import errors
 from firstlast.web.strings import widget_strings
 
 router = APIRouter(include_in_schema=False)
@@ -86,7 +87,9 @@ def demo_page(request: Request, services: ServicesDep) -> Response:
     return _send(request, "demo.html", page.encode(), cache_seconds=0)
 
 
-@router.get("/v1/widget/config", include_in_schema=True, tags=["conversations"])
+@router.get(
+    "/v1/widget/config", include_in_schema=True, tags=["conversations"], responses=errors(401, 422, 429)
+)
 def widget_config(services: ServicesDep, _scope: CallerScope, locale: str | None = None) -> dict[str, object]:
     """The widget's words in ``locale`` (en, ja, ko; from the voice profile) and the bot's name."""
     voice = services.voice

@@ -6,11 +6,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from pydantic import Field
 
 from firstlast.api.deps import AgentScope, ServicesDep
-from firstlast.api.schemas import Strict
+from firstlast.api.schemas import Strict, errors
 from firstlast.desk.reports import AnswerReport, ReportService
 from firstlast.types import MAX_NAME_CHARS, MAX_NOTE_CHARS
 
-router = APIRouter(prefix="/v1/reports", tags=["agents"])
+router = APIRouter(prefix="/v1/reports", tags=["agents"], responses=errors(401, 403, 404, 409, 413, 422, 503))
 
 
 class ReportCreate(Strict):
