@@ -21,7 +21,7 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -105,7 +105,9 @@ def _stream(
     return _HeldStream(events(), release)
 
 
-_SSE = {200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}}
+_SSE: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/event-stream": {}}, "description": "Server-sent events"}
+}
 
 
 @router.get("/v1/conversations/{conversation_id}/events", responses=_SSE)
