@@ -91,6 +91,12 @@ class ApiSettings(BaseModel):
     stream_poll_seconds: float = Field(0.5, gt=0, le=10)  # how often a stream reads the database
     stream_heartbeat_seconds: float = Field(15.0, gt=0, le=300)
     max_streams: int = Field(200, ge=1)  # open event streams per process; more get 503
+    # open event streams per conversation, and per widget caller (key + client address); more get 429
+    max_streams_per_conversation: int = Field(3, ge=1)
+    max_streams_per_client: int = Field(20, ge=1)
+    # failed console sign-ins per client address (``limits`` notation); past it even a right key
+    # gets 429 until the window moves on
+    rate_limit_sign_in: str = "10/minute;50/hour"
 
     @field_validator("identity_secret")
     @classmethod
@@ -99,7 +105,7 @@ class ApiSettings(BaseModel):
             raise ValueError("identity secret is empty or a placeholder; set a real secret")
         return value
 
-    @field_validator("rate_limit_client", "rate_limit_conversation")
+    @field_validator("rate_limit_client", "rate_limit_conversation", "rate_limit_sign_in")
     @classmethod
     def _rate(cls, value: str) -> str:
         from limits import parse_many

@@ -139,6 +139,9 @@ def test_3_agent_sees_the_handoff_live_opens_the_packet_and_the_reply_reaches_th
     item.click()
     transcript = agent.locator("#transcript")
     expect(transcript).to_contain_text("How do I turn on two-factor authentication?")
+    bot_line = transcript.locator(".line.bot").first  # the reply's Markdown bold as nodes, not asterisks
+    expect(bot_line.locator("strong").first).to_be_visible()
+    expect(bot_line).not_to_contain_text("**")
     expect(agent.locator(".context")).to_contain_text(scene["site"])  # the page the customer was on
     expect(agent.get_by_role("heading", name="Bot's draft")).to_be_visible()
     expect(agent.get_by_text("low_confidence", exact=True)).to_be_visible()
@@ -206,11 +209,14 @@ def test_6_csat_reaches_the_console_script_stays_inert_and_a_widget_key_cannot_s
     final = _ask(fresh, "How do I redeem a gift card?")
     assert final["citations"][0]["doc_id"] == "gift-cards"
     bubble = fresh.locator(f'.msg.bot[data-id="{final["reply"]["id"]}"]')
-    expect(bubble).to_contain_text('<img src=x onerror="window.__xss=1">')  # shown as text
+    # the article's markup was stripped at ingest: neither markup nor its text reaches the page
+    expect(bubble).to_contain_text("enter the 16-digit code. The credit is added")
+    expect(bubble).not_to_contain_text("onerror")
     expect(bubble.locator("img, script")).to_have_count(0)
-    fresh.goto(scene["site"] + "/")  # the demo page lists the article's title, escaped
-    title = "Redeem a gift card <img src=x onerror=window.__xss=1>"
+    fresh.goto(scene["site"] + "/")  # the demo page lists the article's title, stripped
+    title = "Redeem a gift card"
     expect(fresh.locator(".articles li", has_text=title)).to_be_visible()
+    expect(fresh.locator(".articles li", has_text="onerror")).to_have_count(0)
     expect(fresh.locator(".sources a", has_text=title)).to_have_count(1)  # kept over the reload
     for p in (page, agent, fresh):
         _inert(p)
@@ -274,7 +280,13 @@ def test_an_admin_uploads_and_deletes_a_knowledge_document_in_the_console(
     admin.get_by_role("button", name="Sign in").click()
     admin.get_by_role("button", name="Knowledge").click()
     admin.get_by_label("Files to upload").set_input_files(str(article))
-    admin.get_by_role("button", name="Upload", exact=True).click()  # a 2xx result or a 202 job, polled
+    posted = lambda r: r.request.method == "POST" and r.url.endswith("/v1/knowledge")  # noqa: E731
+    with admin.expect_response(posted) as answer:
+        admin.get_by_role("button", name="Upload", exact=True).click()
+    assert answer.value.status == 202  # a job, which the console polls at Location until done
+    job = answer.value.json()
+    assert answer.value.headers["location"] == f"/v1/knowledge/jobs/{job['id']}"
+    expect(admin.locator("#status")).to_have_text("Uploaded: 1 added, 0 updated, 0 unchanged.")
     row = admin.locator("tr", has_text="upload/pets")
     expect(row).to_contain_text("Pets policy")
     row.get_by_role("button", name="Delete").click()

@@ -27,7 +27,7 @@ from firstlast.api import (
     reports,
 )
 from firstlast.api import learning as learning_routes  # issue #5
-from firstlast.api.guard import BodyLimit, RateLimits
+from firstlast.api.guard import BodyLimit, RateLimits, StreamSlots
 from firstlast.api.idempotency import Retries
 from firstlast.api.origins import OriginGuard
 from firstlast.api.schemas import errors
@@ -82,7 +82,7 @@ def create_app(services: Services) -> FastAPI:
         BodyLimit, default=api.max_body_bytes, upload=api.max_upload_bytes, upload_path="/v1/knowledge"
     )
     ops.install(app, services)  # /readyz, /metrics, request ids, access log
-    app.state.stream_slots = events.StreamSlots(api.max_streams)  # issue #10: bounded event streams
+    app.state.stream_slots = StreamSlots(api)  # issue #10: bounded event streams
     # the outermost layer: CORS answers preflights; the guard refuses other origins (api/origins.py)
     app.add_middleware(OriginGuard, allowed=api.cors_origins)
     if api.cors_origins:

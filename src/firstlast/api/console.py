@@ -3,7 +3,8 @@
 The console page posts the key once, as JSON, to ``POST /console/session``; the answer sets the
 cookie (HttpOnly, SameSite=Strict, Secure over https) and returns the session's CSRF token, which the
 console sends as ``X-CSRF-Token`` on every write. The key is never in a page, a URL or JavaScript's
-reach afterwards. A widget key cannot sign in.
+reach afterwards. A widget key cannot sign in. Failed sign-ins are rate limited per client address
+(``api.rate_limit_sign_in``); past the budget every attempt gets 429 until the window moves on.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from fastapi import APIRouter, HTTPException, Request, Response, status
 from pydantic import Field
 
 from firstlast.api.deps import ServicesDep, console_session, scope_of
+from firstlast.api.guard import RateLimits
 from firstlast.api.schemas import Strict, errors
 from firstlast.types import MAX_NAME_CHARS
 from firstlast.web.sessions import COOKIE, ConsoleSession, ConsoleSessions
 
-router = APIRouter(
-    prefix="/console", tags=["console"], responses=errors(401, 403, 404, 409, 413, 422, 429, 503)
-)
+router = APIRouter(prefix="/console", tags=["console"], responses=errors(401, 403, 413, 422, 429, 503))
 
 
 class SignIn(Strict):
@@ -36,7 +36,12 @@ def _sessions(services: ServicesDep) -> ConsoleSessions:
 
 @router.post("/session", status_code=status.HTTP_201_CREATED, response_model=ConsoleSession)
 def sign_in(body: SignIn, request: Request, response: Response, services: ServicesDep) -> ConsoleSession:
+    limits: RateLimits = request.app.state.limits
+    address = request.client.host if request.client else ""
+    limits.check_sign_in(address)
     scope = scope_of(services, body.key)
+    if scope is None or scope not in ("agent", "admin"):
+        limits.failed_sign_in(address)
     if scope is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown key")
     if scope not in ("agent", "admin"):

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Request, status
 
+from firstlast.api.guard import client_id
 from firstlast.web.sessions import COOKIE, ConsoleSession
 from firstlast.wiring import Services
 
@@ -68,7 +69,9 @@ def caller_scope(
     if scope is None:
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key")
     if scope == "widget":
-        request.app.state.limits.check_client(key, request.client.host if request.client else "")
+        address = request.client.host if request.client else ""
+        request.app.state.limits.check_client(key, address)
+        request.state.widget_client = client_id(key, address)  # for the caps on open event streams
     return scope
 
 

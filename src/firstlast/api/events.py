@@ -9,15 +9,16 @@
 Both resume with ``Last-Event-ID`` and read the database every ``api.stream_poll_seconds``, so they
 work when several API processes serve one database (no in-process pub/sub). What a widget-key holder
 can open is bounded: each stream ends after ``api.stream_seconds`` (the client reconnects and
-resumes), sends a heartbeat comment every ``api.stream_heartbeat_seconds``, and a process holds at
-most ``api.max_streams`` streams at once (more get 503).
+resumes), sends a heartbeat comment every ``api.stream_heartbeat_seconds``; a widget caller holds
+at most ``api.max_streams_per_conversation`` streams of one conversation and
+``api.max_streams_per_client`` in all (per key and address; more get 429), and a process at most
+``api.max_streams`` (more get 503). See ``StreamSlots`` in api/guard.py.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated, Any
@@ -26,33 +27,18 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from firstlast.api.conversations import TokenHeader, authorize
 from firstlast.api.deps import AgentScope, CallerScope, ServicesDep
+from firstlast.api.guard import StreamSlots
 from firstlast.api.schemas import errors
 from firstlast.config import ApiSettings
 
-router = APIRouter(tags=["events"], responses=errors(401, 403, 404, 409, 413, 422, 429, 503))
+router = APIRouter(tags=["events"], responses=errors(401, 403, 404, 422, 429, 503))
 LastEventId = Annotated[str | None, Header(description="Resume after this event id")]
 Chunk = list[str]
-
-
-class StreamSlots:
-    """How many event streams this process holds open; refuses past ``limit``."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.open = limit, 0
-        self._lock = threading.Lock()
-
-    def take(self) -> None:
-        with self._lock:
-            if self.open >= self.limit:
-                raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "too many open event streams")
-            self.open += 1
-
-    def give_back(self) -> None:
-        with self._lock:
-            self.open -= 1
 
 
 def _last_id(value: str | None) -> int | None:
@@ -70,33 +56,53 @@ def sse(event: str, data: object, event_id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(jsonable_encoder(data), ensure_ascii=False)}\n\n"
 
 
-def _stream(request: Request, api: ApiSettings, read: Callable[[], Awaitable[Chunk]]) -> StreamingResponse:
+class _HeldStream(StreamingResponse):
+    """A stream that gives its slot back when the response ends, however it ends (also when the
+    client left before the first byte, so the body was never iterated)."""
+
+    def __init__(self, body: AsyncIterator[str], release: Callable[[], None]) -> None:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        super().__init__(body, media_type="text/event-stream", headers=headers)
+        self._release = release
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
+def _stream(
+    request: Request,
+    api: ApiSettings,
+    read: Callable[[], Awaitable[Chunk]],
+    *,
+    conversation: str | None = None,
+    client: str | None = None,
+) -> StreamingResponse:
     """Poll ``read`` (which returns the SSE texts of what is new) until the client leaves or the
-    stream's lifetime is over; a heartbeat comment when nothing was sent for a while."""
+    stream's lifetime is over; a heartbeat comment when nothing was sent for a while. The stream
+    holds a slot of the process, and of ``conversation`` and ``client`` when given."""
     slots: StreamSlots = request.app.state.stream_slots
-    slots.take()
+    release = slots.take(conversation=conversation, client=client)
 
     async def events() -> AsyncIterator[str]:
-        try:
-            start = last_sent = time.monotonic()
-            yield "retry: 1000\n\n"
-            while time.monotonic() - start < api.stream_seconds:
-                if await request.is_disconnected():
-                    return
-                chunk = await read()
-                now = time.monotonic()
-                if chunk:
-                    yield "".join(chunk)
-                    last_sent = now
-                elif now - last_sent >= api.stream_heartbeat_seconds:
-                    yield ": heartbeat\n\n"
-                    last_sent = now
-                await asyncio.sleep(api.stream_poll_seconds)
-        finally:
-            slots.give_back()
+        start = last_sent = time.monotonic()
+        yield "retry: 1000\n\n"
+        while time.monotonic() - start < api.stream_seconds:
+            if await request.is_disconnected():
+                return
+            chunk = await read()
+            now = time.monotonic()
+            if chunk:
+                yield "".join(chunk)
+                last_sent = now
+            elif now - last_sent >= api.stream_heartbeat_seconds:
+                yield ": heartbeat\n\n"
+                last_sent = now
+            await asyncio.sleep(api.stream_poll_seconds)
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+    return _HeldStream(events(), release)
 
 
 _SSE: dict[int | str, dict[str, Any]] = {
@@ -104,7 +110,7 @@ _SSE: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/v1/conversations/{conversation_id}/events", response_class=StreamingResponse, responses=_SSE)
+@router.get("/v1/conversations/{conversation_id}/events", responses=_SSE)
 async def conversation_events(
     conversation_id: str,
     request: Request,
@@ -129,10 +135,17 @@ async def conversation_events(
             out.append(sse("status", {"status": state}))
         return out
 
-    return _stream(request, services.settings.api, lambda: run_in_threadpool(read))
+    widget = scope == "widget"  # the caps per conversation and client bound the public key
+    return _stream(
+        request,
+        services.settings.api,
+        lambda: run_in_threadpool(read),
+        conversation=conversation_id if widget else None,
+        client=getattr(request.state, "widget_client", None) if widget else None,
+    )
 
 
-@router.get("/v1/inbox/events", response_class=StreamingResponse, responses=_SSE)
+@router.get("/v1/inbox/events", responses=_SSE)
 async def inbox_events(
     request: Request, services: ServicesDep, _scope: AgentScope, last_event_id: LastEventId = None
 ) -> StreamingResponse:

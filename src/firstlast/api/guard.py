@@ -1,8 +1,10 @@
-"""What bounds the public edge: request bodies by size (413) and widget callers by rate (429).
+"""What bounds the public edge: request bodies by size (413), widget callers and console sign-in
+failures by rate (429), and open event streams by count (429 per caller, 503 per process).
 
     app.add_middleware(BodyLimit, default=65_536, upload=20_000_000, upload_path="/v1/knowledge")
     limits = RateLimits(settings.api)
     limits.check_client(api_key, request.client.host)   # HTTPException 429 with Retry-After
+    release = StreamSlots(settings.api).take(conversation="c1", client=client_id(key, address))
 
 Rate limits use the ``limits`` package (moving windows); its counters live in memory (per process)
 or in a shared store named by ``api.rate_limit_storage`` (e.g. ``redis://``), so several API
@@ -14,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import time
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import HTTPException, status
@@ -75,28 +80,104 @@ async def _too_large(send: Send, limit: int) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def client_id(api_key: str, address: str) -> str:
+    """A widget caller: its key (hashed, the key itself is never stored) and its address."""
+    return f"{hashlib.sha256(api_key.encode()).hexdigest()[:16]}@{address}"
+
+
 class RateLimits:
-    """Moving-window limits on widget callers: per key and client address, and per conversation."""
+    """Moving-window limits on widget callers (per key and client address, and per conversation)
+    and on failed console sign-ins (per client address)."""
 
     def __init__(self, api: ApiSettings) -> None:
         self._limiter = MovingWindowRateLimiter(storage_from_string(api.rate_limit_storage))
         self._client = parse_many(api.rate_limit_client)
         self._conversation = parse_many(api.rate_limit_conversation)
+        self._sign_in = parse_many(api.rate_limit_sign_in)
 
     def check_client(self, api_key: str, address: str) -> None:
-        key_id = hashlib.sha256(api_key.encode()).hexdigest()[:16]  # the key itself is never stored
+        key_id, _, _ = client_id(api_key, address).partition("@")
         self._hit(self._client, "client", key_id, address)
 
     def check_conversation(self, conversation_id: str) -> None:
         self._hit(self._conversation, "conversation", conversation_id)
 
+    def check_sign_in(self, address: str) -> None:
+        """429 while this address is over its budget of failed sign-ins (even with a right key)."""
+        for item in self._sign_in:
+            if not self._limiter.test(item, "sign-in", address):
+                self._refuse(item, "failed console sign-ins", "sign-in", address)
+
+    def failed_sign_in(self, address: str) -> None:
+        for item in self._sign_in:
+            self._limiter.hit(item, "sign-in", address)
+
     def _hit(self, items: list[RateLimitItem], *ids: str) -> None:
         for item in items:
             if not self._limiter.hit(item, *ids):
-                reset: Any = self._limiter.get_window_stats(item, *ids).reset_time
-                retry = max(1, math.ceil(float(reset) - time.time()))
+                self._refuse(item, "rate limit", *ids)
+
+    def _refuse(self, item: RateLimitItem, what: str, *ids: str) -> None:
+        reset: Any = self._limiter.get_window_stats(item, *ids).reset_time
+        retry = max(1, math.ceil(float(reset) - time.time()))
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            f"{what} of {item} exceeded; retry after {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+
+
+class StreamSlots:
+    """The event streams this process holds open, capped in total (503), per conversation and per
+    widget caller (429: one visitor cannot take the process's streams). ``take`` returns the release,
+    to be called once when the stream ends. Counts are per process, like the streams themselves."""
+
+    def __init__(self, api: ApiSettings) -> None:
+        self.limit, self.per_conversation, self.per_client = (
+            api.max_streams,
+            api.max_streams_per_conversation,
+            api.max_streams_per_client,
+        )
+        self.retry_after = str(max(1, math.ceil(api.stream_poll_seconds * 4)))
+        self.open = 0
+        self._by_key: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def take(self, *, conversation: str | None = None, client: str | None = None) -> Callable[[], None]:
+        keys = [f"conversation:{conversation}"] if conversation is not None else []
+        keys += [f"client:{client}"] if client is not None else []
+        with self._lock:
+            if self.open >= self.limit:
                 raise HTTPException(
-                    status.HTTP_429_TOO_MANY_REQUESTS,
-                    f"rate limit of {item} exceeded; retry after {retry} s",
-                    headers={"Retry-After": str(retry)},
+                    status.HTTP_503_SERVICE_UNAVAILABLE,
+                    f"too many open event streams on this server (its limit is {self.limit}); retry later",
+                    headers={"Retry-After": self.retry_after},
                 )
+            for key, cap in ((k, self._cap(k)) for k in keys):
+                if self._by_key[key] >= cap:
+                    who = "this conversation" if key.startswith("conversation:") else "this client"
+                    raise HTTPException(
+                        status.HTTP_429_TOO_MANY_REQUESTS,
+                        f"{who} already has {cap} open event streams; close one or retry later",
+                        headers={"Retry-After": self.retry_after},
+                    )
+            self.open += 1
+            self._by_key.update(keys)
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            with self._lock:
+                if released:
+                    return
+                released = True
+                self.open -= 1
+                self._by_key.subtract(keys)
+                for key in keys:
+                    if self._by_key[key] <= 0:
+                        del self._by_key[key]
+
+        return release
+
+    def _cap(self, key: str) -> int:
+        return self.per_conversation if key.startswith("conversation:") else self.per_client

@@ -88,10 +88,7 @@ def demo_page(request: Request, services: ServicesDep) -> Response:
 
 
 @router.get(
-    "/v1/widget/config",
-    include_in_schema=True,
-    tags=["conversations"],
-    responses=errors(401, 403, 404, 409, 413, 422, 429, 503),
+    "/v1/widget/config", include_in_schema=True, tags=["conversations"], responses=errors(401, 422, 429)
 )
 def widget_config(services: ServicesDep, _scope: CallerScope, locale: str | None = None) -> dict[str, object]:
     """The widget's words in ``locale`` (en, ja, ko; from the voice profile) and the bot's name."""

@@ -10,9 +10,7 @@ from firstlast.api.schemas import Strict, errors
 from firstlast.desk.reports import AnswerReport, ReportService
 from firstlast.types import MAX_NAME_CHARS, MAX_NOTE_CHARS
 
-router = APIRouter(
-    prefix="/v1/reports", tags=["agents"], responses=errors(401, 403, 404, 409, 413, 422, 429, 503)
-)
+router = APIRouter(prefix="/v1/reports", tags=["agents"], responses=errors(401, 403, 404, 409, 413, 422, 503))
 
 
 class ReportCreate(Strict):

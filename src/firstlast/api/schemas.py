@@ -194,7 +194,8 @@ _WHY = {
     413: "The request body is larger than the limit",
     415: "A file type with no loader",
     422: "The request is invalid; ``detail`` says why",
-    429: "Too many requests from this widget key and address, or to this conversation",
+    429: "Too many requests from this widget key and address or to this conversation, too many open "
+    "event streams for this conversation or client, or too many failed console sign-ins",
     503: "A store (database, knowledge base) is unavailable or busy; try again",
 }
 

@@ -26,6 +26,20 @@ export function link(label, url) {
   return document.createTextNode(label);
 }
 
+/* Markdown links and **bold** in a bot reply as nodes (as the widget shows them); everything else
+ * stays text, and a link is made only from an http(s) URL. */
+export function rich(text) {
+  const frag = document.createDocumentFragment();
+  let at = 0;
+  for (const m of text.matchAll(/\[([^\]\n]+)\]\(([^)\s]+)\)|\*\*([^*\n]+)\*\*/g)) {
+    frag.append(document.createTextNode(text.slice(at, m.index)));
+    frag.append(m[1] !== undefined ? link(m[1], m[2]) : h("strong", { text: m[3] }));
+    at = m.index + m[0].length;
+  }
+  frag.append(document.createTextNode(text.slice(at)));
+  return frag;
+}
+
 export const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 
 export function say(text) {

@@ -1,7 +1,7 @@
 /* The inbox of handoffs (open / assigned / mine / resolved), live from /v1/inbox/events, and the
  * packet an agent opens: transcript, customer context, reason, draft and sources, summary, the
  * suggested reply; assign, reply, resolve; the learning prompt right after resolving. */
-import { api, h, link, say, session, stream, when } from "./dom.js";
+import { api, h, link, rich, say, session, stream, when } from "./dom.js";
 import { suggestionCard, verdictNote } from "./learning.js";
 
 const FILTERS = ["open", "assigned", "mine", "resolved"];
@@ -137,7 +137,7 @@ export async function showInbox(view) {
       h("div", { class: "card" }, h("h3", { text: "Transcript" }),
         h("div", { class: "transcript", id: "transcript" }, (p.transcript || []).map(line))),
       h("div", { class: "card" }, h("h3", { text: "Bot's draft" }),
-        h("p", { text: draft.text || "(none)" }),
+        h("p", {}, rich(draft.text || "(none)")),
         h("p", { class: "meta", text: draft.confidence != null ? `confidence ${draft.confidence.toFixed(2)}` : "" }),
         h("ul", {}, (p.sources || []).map((s) => h("li", {}, link(s.title || s.doc_id, s.url || ""), ` (${s.score.toFixed(3)})`)))),
       (p.summary || []).length ? h("div", { class: "card" }, h("h3", { text: "Summary" }), h("ul", {}, p.summary.map((s) => h("li", { text: s })))) : null,
@@ -157,7 +157,7 @@ export async function showInbox(view) {
   function line(t) {
     const node = h("div", { class: `line ${t.role}${t.after_handoff ? " after" : ""}`, "data-message": t.message_id },
       h("span", { class: "meta", text: `${t.role}${t.author ? ` · ${t.author}` : ""}${t.after_handoff ? " · after handoff" : ""}` }), h("br"),
-      document.createTextNode(t.text));
+      t.role === "bot" ? rich(t.text) : document.createTextNode(t.text));
     if (t.role === "bot" && t.message_id) {
       const note = h("input", { "aria-label": "What was wrong", placeholder: "What was wrong?", maxlength: "2000", hidden: true });
       const send = h("button", { type: "button", class: "danger", text: "Send report", hidden: true, onclick: async () => {

@@ -68,7 +68,8 @@ export async function showFeedback(view) {
     items.map((f) => [f.rating ? `${f.rating}/5` : `thumbs ${f.thumbs}`, f.comment, f.conversation_id, when(f.created_at)])));
 }
 
-/* Upload answers 2xx with the ingest report, or 202 with a job to poll at Location until done. */
+/* Upload answers 202 with a job to poll at Location until it is done (its result is the ingest
+ * report) or failed. */
 async function upload(files) {
   const form = new FormData();
   for (const f of files) form.append("files", f, f.name);
@@ -82,8 +83,9 @@ async function upload(files) {
       body = await api(where);
     }
     if (body.status === "failed") throw new Error(body.error || body.detail || "the upload failed");
+    if (body.status !== "done") throw new Error(`the upload is still ${body.status}; look again later`);
   }
-  return body;
+  return body.result || body;
 }
 
 export async function showKnowledge(view) {
@@ -98,7 +100,8 @@ export async function showKnowledge(view) {
     h("div", { class: "card row" }, input, h("button", { type: "button", text: "Upload", onclick: async () => {
       try {
         const out = await upload(input.files);
-        say(`Uploaded: ${JSON.stringify(out.report || out)}`);
+        say(out.added === undefined ? `Uploaded: ${JSON.stringify(out)}` :
+          `Uploaded: ${out.added} added, ${out.updated} updated, ${out.unchanged} unchanged.`);
         await reload();
       } catch (err) {
         say(`Upload failed: ${err.message}`);
