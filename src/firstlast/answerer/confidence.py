@@ -19,6 +19,7 @@ import numpy as np
 
 from firstlast.errors import ConfigError
 from firstlast.retriever.lexical import index_text
+from firstlast.retriever.questions import LEARNED_SOURCE
 from firstlast.retriever.text import content_words
 from firstlast.types import Hit, Question
 
@@ -35,6 +36,10 @@ FEATURES = (
     "lexical_only",  # 1 when dense retrieval was not used (e.g. CJK text with an English-only model)
     "multilingual_model",  # 1 when the dense scores come from the multilingual model (another scale)
     "reply_coverage",  # share of the question's content words present in the reply's own text
+    "question_match",  # cosine of the question and the closest question the answering document answers
+    "question_overlap",  # shared content words of the question and that wording
+    "question_margin",  # question_match minus the closest question of another document found
+    "learned_match",  # question_match when the answering document is a learned (approved) entry
 )
 
 
@@ -73,6 +78,15 @@ def signals(
         out["reply_coverage"] = len(words & content_words(reply)) / len(words)
     if answer_hit.lexical_score is not None and words:
         out["lexical_ratio"] = min(1.0, float(answer_hit.lexical_score) / (4.0 * len(words)))
+    if answer_hit.question is not None:
+        match = answer_hit.question
+        out["question_match"], out["question_overlap"] = match.similarity, match.overlap
+        rival = 0.0
+        for hit in hits:
+            if hit.question is not None and hit.chunk.doc_id != answer_hit.chunk.doc_id:
+                rival = max(rival, hit.question.similarity)
+        out["question_margin"] = match.similarity - rival
+        out["learned_match"] = match.similarity if answer_hit.chunk.source == LEARNED_SOURCE else 0.0
     return out
 
 
