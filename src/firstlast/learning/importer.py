@@ -7,10 +7,11 @@ dedupe against pending suggestions, dismissed answers and conflict checks. Nothi
 JSONL, one object a line::
 
     {"question": "Can I pay by invoice?", "answer": "Yes, on Team.", "id": "T-1", "date": "2026-05-01"}
-    {"questions": ["hi", "can I pay by invoice?"], "answer": "...", "conversation_id": "c-9", "agent": "sam"}
+    {"questions": ["hi", "can I pay by invoice?"], "answer": "...", "customer_name": "Dana Whitfield"}
 
 CSV with a header: ``question`` (several questions in one cell are separated by line breaks) and
-``answer`` are required; ``id``, ``conversation_id``, ``date`` and ``agent`` are optional.
+``answer`` are required; ``id``, ``conversation_id``, ``date``, ``agent`` and ``customer_name`` (scrubbed
+like the widget's customer name) are optional.
 
     >>> report = import_pairs(learning, read_pairs(Path("history.jsonl")))
     >>> report.verdicts
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from firstlast.errors import InvalidInput
+from firstlast.learning.pii import customer_names
 from firstlast.learning.service import LearningService
 from firstlast.types import MAX_ANSWER_CHARS, MAX_MESSAGE_CHARS, MAX_NAME_CHARS
 
@@ -43,6 +45,7 @@ class ImportedPair:
     conversation_id: str = ""
     date: str = ""  # ISO date of the conversation, when known
     agent: str = ""
+    customer_name: str = ""  # scrubbed from question and answer, as the widget's attribute is
 
 
 @dataclass
@@ -78,7 +81,7 @@ def _pair(raw: dict[str, Any], where: str) -> ImportedPair:
             f"{where}: questions are limited to {MAX_MESSAGE_CHARS} and answers to "
             f"{MAX_ANSWER_CHARS} characters"
         )
-    extra = {k: raw.get(k) for k in ("id", "conversation_id", "date", "agent")}
+    extra = {k: raw.get(k) for k in ("id", "conversation_id", "date", "agent", "customer_name")}
     for key, value in extra.items():
         if value is not None and not isinstance(value, str | int):
             raise InvalidInput(f"{where}: {key!r} must be text")
@@ -98,6 +101,7 @@ def _pair(raw: dict[str, Any], where: str) -> ImportedPair:
         conversation_id=str(extra["conversation_id"] or "")[:32],
         date=when,
         agent=agent,
+        customer_name=str(extra["customer_name"] or "")[:MAX_NAME_CHARS],
     )
 
 
@@ -161,6 +165,7 @@ def import_pairs(
             pair.answer,
             agent=pair.agent or agent,
             conversation_id=pair.conversation_id or None,
+            names=customer_names({"customer_name": pair.customer_name}) if pair.customer_name else (),
         )
         report.pairs += 1
         report.verdicts[resolution.verdict.kind] += 1
