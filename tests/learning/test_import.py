@@ -8,13 +8,13 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.conftest import SAMPLE_KB
 from typer.testing import CliRunner
 
 from firstlast.cli import app
 from firstlast.errors import InvalidInput
 from firstlast.learning.importer import import_pairs, read_pairs
 from firstlast.wiring import Services, build
-from tests.conftest import SAMPLE_KB
 
 DISCOUNT = "Yes: registered non-profit organisations get 50% off the Team plan."
 HISTORY = [
@@ -22,7 +22,10 @@ HISTORY = [
         "id": "T-1",
         "date": "2026-03-02",
         "customer_name": "Dana Whitfield",
-        "questions": ["Hi, I'm Dana Whitfield (dana.whitfield@example.com).", "Do you offer a discount for non-profits?"],
+        "questions": [
+            "Hi, I'm Dana Whitfield (dana.whitfield@example.com).",
+            "Do you offer a discount for non-profits?",
+        ],
         "answer": DISCOUNT + " Call me on +44 20 7946 0958 if you need help with the form.",
     },
     {  # the same question again: merged into the first suggestion
@@ -83,7 +86,7 @@ def test_an_import_fills_the_queue_with_scrubbed_deduplicated_flagged_suggestion
 def test_a_csv_import_reads_several_questions_per_cell(services: Services, tmp_path: Path) -> None:
     path = tmp_path / "history.csv"
     path.write_text(
-        'id,question,answer,date\n'
+        "id,question,answer,date\n"
         'C-1,"Hello\nDo you offer a discount for non-profits?",' + f'"{DISCOUNT}",2026-04-01\n',
         encoding="utf-8",
     )
@@ -96,10 +99,18 @@ def test_a_csv_import_reads_several_questions_per_cell(services: Services, tmp_p
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("h.jsonl", '{"question": "Refund?", "answer": "Within 14 days."}\n{not json\n', "h.jsonl:2: not JSON"),
+        (
+            "h.jsonl",
+            '{"question": "Refund?", "answer": "Within 14 days."}\n{not json\n',
+            "h.jsonl:2: not JSON",
+        ),
         ("h.jsonl", '{"question": "Refund?"}\n', "h.jsonl:1: a question and an 'answer' are required"),
         ("h.jsonl", '["Refund?", "Yes"]\n', "h.jsonl:1: each line must be a JSON object"),
-        ("h.jsonl", '{"question": "Refund?", "answer": "Yes", "date": "last week"}\n', "'date' must be an ISO date"),
+        (
+            "h.jsonl",
+            '{"question": "Refund?", "answer": "Yes", "date": "last week"}\n',
+            "'date' must be an ISO date",
+        ),
         ("h.csv", "question,reply\nRefund?,Yes\n", "the CSV header needs the columns ['answer']"),
         ("h.csv", "question,answer\nRefund?,Yes,extra\n", "h.csv:2: more cells than header columns"),
         ("h.txt", "Refund? Yes\n", "import files are .jsonl or .csv"),

@@ -32,7 +32,9 @@ def test_a_dismissed_answer_is_not_suggested_again_but_a_different_answer_is(
     assert first is not None
     learning.reject(first.id, approver="lead", note="we stopped this offer")
 
-    again = learning.on_resolved("Hi! Is there a discount for non-profit organisations?", DISCOUNT, agent="kim")
+    again = learning.on_resolved(
+        "Hi! Is there a discount for non-profit organisations?", DISCOUNT, agent="kim"
+    )
     assert again.verdict.kind == "dismissed" and again.suggestion is None
     assert first.id in again.verdict.reason
     with pytest.raises(InvalidInput, match="dismissed"):
@@ -58,7 +60,9 @@ def test_pending_suggestions_expire_after_the_window_with_an_event_and_can_be_re
     )
     old = learning.suggest(QUESTION, DISCOUNT, agent="sam")
     now[0] += timedelta(days=20)
-    young = learning.suggest("Is there an education discount?", "Students get Plus free for a year.", agent="sam")
+    young = learning.suggest(
+        "Is there an education discount?", "Students get Plus free for a year.", agent="sam"
+    )
 
     now[0] += timedelta(days=7, hours=23)  # day 27 for the first: nothing expires yet
     assert learning.expire() == []

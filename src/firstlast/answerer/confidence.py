@@ -39,7 +39,9 @@ FEATURES = (
     "question_match",  # cosine of the question and the closest question the answering document answers
     "question_overlap",  # shared content words of the question and that wording
     "question_margin",  # question_match minus the closest question of another document found
-    "learned_match",  # question_match when the answering document is a learned (approved) entry
+    "learned",  # 1 when the answering document is a learned (approved) entry
+    "learned_match",  # question_match when it is: a learned entry's own slope
+    "learned_overlap",  # question_overlap when it is
 )
 
 
@@ -86,7 +88,9 @@ def signals(
             if hit.question is not None and hit.chunk.doc_id != answer_hit.chunk.doc_id:
                 rival = max(rival, hit.question.similarity)
         out["question_margin"] = match.similarity - rival
-        out["learned_match"] = match.similarity if answer_hit.chunk.source == LEARNED_SOURCE else 0.0
+    if answer_hit.chunk.source == LEARNED_SOURCE:
+        out["learned"] = 1.0
+        out["learned_match"], out["learned_overlap"] = out["question_match"], out["question_overlap"]
     return out
 
 
