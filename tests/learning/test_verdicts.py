@@ -153,7 +153,7 @@ def test_a_short_product_question_is_new_knowledge_not_personal_data(
 
 @pytest.mark.parametrize(
     "question",
-    ["Hi there! Thanks so much!", "Hi, I'm Dana Whitfield, my email is dana@example.com, my order?"],
+    ["Hi there! Thanks so much!", "Hi, I'm Dana Whitfield, dana@example.com, +44 20 7946 0958, order?"],
 )
 def test_a_question_that_is_mostly_greetings_or_personal_data_is_still_refused(
     services: Services, question: str
