@@ -310,17 +310,25 @@ def eval_calibrate(
         str,
         typer.Option(help="What the confidence predicts: resolution (reply holds the answer) or citation"),
     ] = "resolution",
+    base: Annotated[
+        Path | None,
+        typer.Option(help="Keep this calibration's weights; fit only the features it does not weigh"),
+    ] = None,
 ) -> None:
     """Fit the confidence model on labelled results; the service loads it via ANSWER__CALIBRATION_FILE."""
+    from firstlast.answerer.confidence import Calibrator
     from firstlast.errors import InvalidInput
-    from firstlast.eval.calibrate import calibrate, load_results
+    from firstlast.eval.calibrate import calibrate, extend, load_results
 
     if target_precision is not None and not 0 < target_precision <= 1:
         raise InvalidInput(f"--target-precision must be in (0, 1], got {target_precision}")
     if target not in ("resolution", "citation"):
         raise InvalidInput(f"--target must be resolution or citation, got {target!r}")
     samples = load_results(results, target)  # type: ignore[arg-type]
-    calibrator, report = calibrate(samples, target_precision=target_precision)
+    if base is not None:
+        calibrator, report = extend(Calibrator.load(base), samples)
+    else:
+        calibrator, report = calibrate(samples, target_precision=target_precision)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(calibrator.to_json() + "\n")
     console.print_json(data=report)

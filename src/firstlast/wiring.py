@@ -155,6 +155,7 @@ def build(
         bm25_k1=r.bm25_k1,
         bm25_b=r.bm25_b,
         question_weight=r.question_weight,
+        question_titles=r.question_titles,
         analyzer=TextAnalyzer(korean=r.lexical_korean, japanese=r.lexical_japanese),
     )
     voice = load_voice_profile(settings.answer.voice_profile)

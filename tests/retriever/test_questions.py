@@ -39,7 +39,7 @@ def test_a_learned_entry_answers_its_question_and_every_merged_wording() -> None
 
 
 def test_the_closest_question_wins_per_document(embedder) -> None:
-    index = QuestionIndex(embedder)
+    index = QuestionIndex(embedder, titles=True)
     index.rebuild(
         [
             _chunk(
@@ -60,3 +60,11 @@ def test_the_closest_question_wins_per_document(embedder) -> None:
     index.rebuild([_chunk("faq", "FAQ", section="FAQ > How do I cancel my plan?")])
     assert embedder.documents_embedded == embedded  # wordings are embedded once
     assert set(index.match(embedder.embed_query(question), question)) == {"faq"}
+
+
+def test_faq_titles_are_indexed_only_when_asked_for(embedder) -> None:
+    faq = _chunk("faq", "FAQ", section="FAQ > How do I cancel my plan?")
+    learned = _chunk("learned/1", "Do you offer discounts to charities?", source="learned")
+    index = QuestionIndex(embedder)
+    index.rebuild([faq, learned])
+    assert len(index) == 1 and wordings(faq, titles=False) == []

@@ -43,6 +43,8 @@ FEATURES = (
     "learned_match",  # question_match when it is: a learned entry's own slope
     "learned_overlap",  # question_overlap when it is
 )
+# 0 unless the answering document answers known questions: ``eval calibrate --base`` fits only these
+QUESTION_FEATURES = FEATURES[FEATURES.index("question_match") :]
 
 
 def signals(

@@ -59,6 +59,7 @@ class HybridRetriever:
         bm25_b: float = BM25_B,
         analyzer: Analyzer | None = None,
         question_weight: float = 1.0,
+        question_titles: bool = False,
     ) -> None:
         if top_k <= 0:
             raise ValueError(f"top_k must be > 0, got {top_k}")
@@ -75,7 +76,7 @@ class HybridRetriever:
         if question_weight < 0:
             raise ValueError(f"question_weight must be >= 0, got {question_weight}")
         self._question_weight = question_weight
-        self._questions = QuestionIndex(embedder)
+        self._questions = QuestionIndex(embedder, titles=question_titles)
         self._dense_weight_cjk = dense_weight_cjk
         self._history_turns = history_turns
         self._history_weight = history_weight

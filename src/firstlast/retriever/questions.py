@@ -38,11 +38,14 @@ def is_question(text: str) -> bool:
     return bool(text.strip()) and _QUESTION_END.search(text.strip()) is not None
 
 
-def wordings(chunk: Chunk) -> list[str]:
-    """The questions a chunk's document answers, by what the chunk carries."""
+def wordings(chunk: Chunk, titles: bool = True) -> list[str]:
+    """The questions a chunk's document answers, by what the chunk carries (with ``titles``, also
+    an FAQ-like document's title or heading that is a question)."""
     if chunk.source == LEARNED_SOURCE:
         others = chunk.metadata.get(QUESTIONS_KEY, "").splitlines()
         return list(dict.fromkeys(w.strip() for w in [chunk.title, *others] if w.strip()))
+    if not titles:
+        return []
     heading = chunk.section.rsplit(" > ", 1)[-1] if chunk.section else ""
     return [w.strip() for w in dict.fromkeys((chunk.title, heading)) if is_question(w)]
 
@@ -58,7 +61,8 @@ def overlap(question: set[str], wording: set[str]) -> float:
 class QuestionIndex:
     """Wordings by document, their vectors, and a match per document for a query."""
 
-    def __init__(self, embedder: Embedder, cache_size: int = 50_000) -> None:
+    def __init__(self, embedder: Embedder, cache_size: int = 50_000, *, titles: bool = False) -> None:
+        self._titles = titles  # off by default: measured worse on localgovfaq_ja (README)
         self._vectors = DocumentVectors(embedder, size=cache_size)
         self._lock = threading.Lock()
         self._docs: list[str] = []  # one per wording
@@ -70,7 +74,7 @@ class QuestionIndex:
         return len(self._texts)
 
     def rebuild(self, chunks: Sequence[Chunk]) -> None:
-        pairs = list(dict.fromkeys((c.doc_id, w) for c in chunks for w in wordings(c)))
+        pairs = list(dict.fromkeys((c.doc_id, w) for c in chunks for w in wordings(c, self._titles)))
         texts = [w for _, w in pairs]
         matrix = self._vectors.get(texts) if texts else np.zeros((0, 1), dtype=np.float32)
         with self._lock:
