@@ -26,6 +26,8 @@ eval_app = typer.Typer(help="Offline evaluation on labelled datasets.", no_args_
 app.add_typer(eval_app, name="eval")
 db_app = typer.Typer(help="The database schema: show its revision, upgrade it.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+learn_app = typer.Typer(help="The learning loop: bootstrap suggestions from history.", no_args_is_help=True)
+app.add_typer(learn_app, name="learn")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # an error stays on one line
 F = TypeVar("F", bound=Callable[..., Any])
@@ -292,6 +294,43 @@ def report(
         out, resolution, comparison if has_arms else None, insights.gaps(start, end) if gaps else None
     )
     console.print(f"wrote {paths[0]} ({len(paths) - 1} more files)")
+@learn_app.command("import")
+@one_line_errors
+def learn_import(
+    file: Annotated[Path, typer.Argument(help="Past resolved conversations: .jsonl or .csv")],
+    agent: Annotated[
+        str, typer.Option(help="Recorded as the suggesting agent when a row names none")
+    ] = "import",
+    data_dir: DataDir = None,
+) -> None:
+    """Every question/answer pair through the judge, PII scrub, dedupe and conflict checks into the
+    suggestions queue (nothing is approved); prints the counts by verdict."""
+    from firstlast.learning.importer import import_pairs, read_pairs
+    from firstlast.wiring import build
+
+    _quiet_libraries()
+    pairs = read_pairs(file)  # the whole file is checked first: a bad line imports nothing
+    services = build(_settings(data_dir))
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task(file.name, total=len(pairs))
+        report = import_pairs(
+            services.learning,
+            pairs,
+            agent=agent,
+            progress=lambda done, total: _advance(bar, task, done, total),
+        )
+    counts = report.as_dict()
+    verdicts = ", ".join(f"{n} {kind}" for kind, n in counts["verdicts"].items())
+    console.print(
+        f"{counts['pairs']} pairs: {verdicts}; {counts['suggestions_after_dedupe']} suggestions to review "
+        f"({counts['merged']} pairs merged into another, {counts['conflicts']} with a conflict)"
+    )
 
 
 DatasetOption = Annotated[Path, typer.Option(help="Folder with kb.jsonl and questions.jsonl")]
@@ -342,13 +381,33 @@ def eval_learning(
     dataset: DatasetOption,
     out: OutOption,
     questions: QuestionsOption = None,
+    extra_questions: Annotated[
+        list[Path] | None, typer.Option("--extra-questions", help="More questions, e.g. out-of-scope ones")
+    ] = None,
+    agent_answer: Annotated[
+        str | None,
+        typer.Option(help="gold (the question's gold answer) or document (the removed document's text)"),
+    ] = None,
+    reuse_store: Annotated[
+        bool, typer.Option(help="Keep the embedded store in OUT from an earlier run (learning starts afresh)")
+    ] = False,
 ) -> None:
     """Simulate learn-once: remove a document, hand off, learn the agent's answer, ask again."""
+    from firstlast.errors import InvalidInput
     from firstlast.eval.learning import run_learning_eval
 
+    if agent_answer not in (None, "gold", "document"):
+        raise InvalidInput(f"--agent-answer must be gold or document, got {agent_answer!r}")
     _quiet_libraries()
     metrics = run_learning_eval(
-        dataset, out, base_settings=load_settings(), questions_file=questions, console=err
+        dataset,
+        out,
+        base_settings=load_settings(),
+        questions_file=questions,
+        extra_files=extra_questions or [],
+        agent_answer=agent_answer,  # type: ignore[arg-type]
+        reuse_store=reuse_store,
+        console=err,
     )
     console.print_json(data=metrics)
     console.print(f"wrote {out / 'learning.json'}")
@@ -366,17 +425,25 @@ def eval_calibrate(
         str,
         typer.Option(help="What the confidence predicts: resolution (reply holds the answer) or citation"),
     ] = "resolution",
+    base: Annotated[
+        Path | None,
+        typer.Option(help="Keep this calibration's weights; fit only the features it does not weigh"),
+    ] = None,
 ) -> None:
     """Fit the confidence model on labelled results; the service loads it via ANSWER__CALIBRATION_FILE."""
+    from firstlast.answerer.confidence import Calibrator
     from firstlast.errors import InvalidInput
-    from firstlast.eval.calibrate import calibrate, load_results
+    from firstlast.eval.calibrate import calibrate, extend, load_results
 
     if target_precision is not None and not 0 < target_precision <= 1:
         raise InvalidInput(f"--target-precision must be in (0, 1], got {target_precision}")
     if target not in ("resolution", "citation"):
         raise InvalidInput(f"--target must be resolution or citation, got {target!r}")
     samples = load_results(results, target)  # type: ignore[arg-type]
-    calibrator, report = calibrate(samples, target_precision=target_precision)
+    if base is not None:
+        calibrator, report = extend(Calibrator.load(base), samples)
+    else:
+        calibrator, report = calibrate(samples, target_precision=target_precision)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(calibrator.to_json() + "\n")
     console.print_json(data=report)

@@ -50,6 +50,10 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, gt=0)
     dense_weight: float = Field(0.5, ge=0, le=4)  # weight of the dense ranking in RRF (lexical = 1)
     dense_weight_cjk: float = Field(1.0, ge=0, le=4)  # for CJK questions, with a multilingual model
+    # weight in RRF of the ranking by known questions (FAQ titles, learned entries' wordings); 0: off
+    question_weight: float = Field(1.0, ge=0, le=4)
+    # also index FAQ titles/headings that are questions (off: measured worse on localgovfaq_ja)
+    question_titles: bool = False
     history_turns: int = Field(2, ge=0, le=10)  # earlier customer turns added to the query
     history_weight: float = Field(0.5, ge=0, le=1)
     bm25_k1: float = Field(0.9, gt=0, le=5)
@@ -292,6 +296,8 @@ class LearningSettings(BaseModel):
     max_personal_share: float = Field(0.25, ge=0, le=1)
     # write long learned answers as sections of this many sentences (0: one piece; see README)
     answer_section_sentences: int = Field(0, ge=0, le=20)
+    # pending suggestions nobody reviewed expire after this many days (0: never); they can be revived
+    suggestion_ttl_days: int = Field(28, ge=0, le=3650)
 
 
 # -- LLM answerer and language (issue #4) ------------------------------------------------------

@@ -112,6 +112,8 @@ class SuggestionRow(Base):
     learned_doc_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # a pending suggestion nobody reviewed expires then (None: never); reset when revived
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
 
 class EventRow(Base):

@@ -55,6 +55,15 @@ class Chunk:
 
 
 @dataclass(frozen=True)
+class QuestionMatch:
+    """The closest question a document answers (an FAQ title, a learned entry's wordings) to a query."""
+
+    wording: str
+    similarity: float  # cosine of the query and the wording
+    overlap: float  # shared content words, over the larger of the two word sets
+
+
+@dataclass(frozen=True)
 class Hit:
     """A chunk found for a query, with the evidence each retriever gave for it."""
 
@@ -64,6 +73,7 @@ class Hit:
     lexical_score: float | None = None  # BM25 score, when the lexical retriever found it
     dense_rank: int | None = None  # 1-based
     lexical_rank: int | None = None
+    question: QuestionMatch | None = None  # when the chunk's document answers known questions
 
 
 @dataclass(frozen=True)
@@ -175,7 +185,7 @@ class ConversationState:
 # -- the learning loop (issue #5): the judge's verdict ---------------------------------------------
 
 
-VerdictKind = Literal["retrieval_miss", "customer_specific", "new_knowledge"]
+VerdictKind = Literal["retrieval_miss", "customer_specific", "new_knowledge", "dismissed"]
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from firstlast.answerer.brand_voice import VoiceProfile, load_voice_profile
@@ -172,6 +173,8 @@ def build(
         history_weight=r.history_weight,
         bm25_k1=r.bm25_k1,
         bm25_b=r.bm25_b,
+        question_weight=r.question_weight,
+        question_titles=r.question_titles,
         analyzer=TextAnalyzer(korean=r.lexical_korean, japanese=r.lexical_japanese),
     )
     voice = load_voice_profile(settings.answer.voice_profile)
@@ -216,6 +219,7 @@ def build(
         same_question_overlap=lrn.same_question_overlap,
         agree_similarity=lrn.agree_similarity,
         section_sentences=lrn.answer_section_sentences,
+        suggestion_ttl=timedelta(days=lrn.suggestion_ttl_days) if lrn.suggestion_ttl_days else None,
     )
     notifier = build_notifier(settings, db)
     hours = BusinessHours(h.business_hours.timezone, h.business_hours.weekly)

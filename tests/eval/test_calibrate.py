@@ -98,3 +98,25 @@ def test_leave_one_dataset_out_scores_each_file_with_a_model_fitted_on_the_other
     assert all(v["auroc"] > 0.6 for v in lodo.values())  # the ranking signal transfers
     _, single = calibrate(group("only", 4, 1.0))
     assert single["leave_one_dataset_out"] == {}
+
+
+def test_extending_a_calibration_fits_learned_matches_and_leaves_other_replies_alone() -> None:
+    from firstlast.eval.calibrate import extend
+
+    base = Calibrator({"dense_top": 4.0}, -2.0)
+    rng = np.random.default_rng(3)
+    samples = [
+        Sample({"dense_top": float(rng.uniform())}, bool(rng.uniform() < 0.5), True, "plain")
+        for _ in range(200)
+    ]
+    for _ in range(200):  # learned matches: right when the question is close, wrong when it is not
+        match = float(rng.uniform(0.3, 1.0))
+        signals = {"dense_top": 0.5, "learned": 1.0, "learned_match": match, "question_match": match}
+        samples.append(Sample(signals, bool(rng.uniform() < (match - 0.3) / 0.7), True, "learned"))
+    extended, report = extend(base, samples)
+    assert set(report["fitted"]) >= {"learned", "learned_match", "question_match"}
+    plain = {"dense_top": 0.7}
+    assert extended.probability(plain) == base.probability(plain)  # unrelated replies keep their confidence
+    close = {"dense_top": 0.5, "learned": 1.0, "learned_match": 0.95, "question_match": 0.95}
+    weak = {**close, "learned_match": 0.4, "question_match": 0.4}
+    assert extended.probability(close) > 0.7 > 0.3 > extended.probability(weak)

@@ -142,3 +142,27 @@ def test_questions_are_generalised(question: str, general: str) -> None:
 )
 def test_personal_answers_are_told_from_general_ones(answer: str, personal: bool) -> None:
     assert bool(personal_reason(scrub(answer))) is personal
+
+
+@pytest.mark.parametrize("question", ["What is SmartThings?", "Bixby?", "What does HDR mean?"])
+def test_a_short_product_question_is_new_knowledge_not_personal_data(
+    services: Services, question: str
+) -> None:
+    answer = "It is the app that connects and controls your devices from one place."
+    resolution = services.learning.on_resolved(question, answer, agent="sam")
+    assert resolution.verdict.kind == "new_knowledge", resolution.verdict
+    assert resolution.suggestion is not None and resolution.suggestion.question == question
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Hi there! Thanks so much!", "Hi, I'm Dana Whitfield, dana@example.com, +44 20 7946 0958, order?"],
+)
+def test_a_question_that_is_mostly_greetings_or_personal_data_is_still_refused(
+    services: Services, question: str
+) -> None:
+    resolution = services.learning.on_resolved(
+        question, "We will look into it today.", agent="sam", names=["Dana Whitfield"]
+    )
+    assert resolution.verdict.kind == "customer_specific"
+    assert "mostly personal data or greetings" in resolution.verdict.reason

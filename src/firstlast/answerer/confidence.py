@@ -19,6 +19,7 @@ import numpy as np
 
 from firstlast.errors import ConfigError
 from firstlast.retriever.lexical import index_text
+from firstlast.retriever.questions import LEARNED_SOURCE
 from firstlast.retriever.text import content_words
 from firstlast.types import Hit, Question
 
@@ -35,7 +36,15 @@ FEATURES = (
     "lexical_only",  # 1 when dense retrieval was not used (e.g. CJK text with an English-only model)
     "multilingual_model",  # 1 when the dense scores come from the multilingual model (another scale)
     "reply_coverage",  # share of the question's content words present in the reply's own text
+    "question_match",  # cosine of the question and the closest question the answering document answers
+    "question_overlap",  # shared content words of the question and that wording
+    "question_margin",  # question_match minus the closest question of another document found
+    "learned",  # 1 when the answering document is a learned (approved) entry
+    "learned_match",  # question_match when it is: a learned entry's own slope
+    "learned_overlap",  # question_overlap when it is
 )
+# 0 unless the answering document answers known questions: ``eval calibrate --base`` fits only these
+QUESTION_FEATURES = FEATURES[FEATURES.index("question_match") :]
 
 
 def signals(
@@ -73,6 +82,17 @@ def signals(
         out["reply_coverage"] = len(words & content_words(reply)) / len(words)
     if answer_hit.lexical_score is not None and words:
         out["lexical_ratio"] = min(1.0, float(answer_hit.lexical_score) / (4.0 * len(words)))
+    if answer_hit.question is not None:
+        match = answer_hit.question
+        out["question_match"], out["question_overlap"] = match.similarity, match.overlap
+        rival = 0.0
+        for hit in hits:
+            if hit.question is not None and hit.chunk.doc_id != answer_hit.chunk.doc_id:
+                rival = max(rival, hit.question.similarity)
+        out["question_margin"] = match.similarity - rival
+    if answer_hit.chunk.source == LEARNED_SOURCE:
+        out["learned"] = 1.0
+        out["learned_match"], out["learned_overlap"] = out["question_match"], out["question_overlap"]
     return out
 
 

@@ -16,6 +16,7 @@ from firstlast.api.schemas import (
     HandoffPacketOut,
     Reject,
     Resolve,
+    Revive,
     errors,
 )
 from firstlast.errors import BackendError
@@ -117,6 +118,14 @@ def approve_suggestion(
     suggestion_id: str, body: Approve, services: ServicesDep, _scope: AgentScope
 ) -> Suggestion:
     return services.learning.approve(suggestion_id, body.approver, body.answer, body.review_at)
+
+
+@router.post("/suggestions/{suggestion_id}/revive", response_model=Suggestion)
+def revive_suggestion(
+    suggestion_id: str, body: Revive, services: ServicesDep, _scope: AgentScope
+) -> Suggestion:
+    """An expired suggestion back in the review queue (409 unless it expired)."""
+    return services.learning.revive(suggestion_id, body.actor)
 
 
 @router.post("/suggestions/{suggestion_id}/reject", response_model=Suggestion)

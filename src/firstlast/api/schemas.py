@@ -174,6 +174,10 @@ class Approve(Strict):
     review_at: date | None = Field(None, description="When the learned entry should be reviewed again")
 
 
+class Revive(Strict):
+    actor: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+
+
 class Reject(Strict):
     approver: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     note: str = Field("", max_length=MAX_NOTE_CHARS)

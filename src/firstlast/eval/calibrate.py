@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from firstlast.answerer.confidence import FEATURES, Calibrator
+from firstlast.answerer.confidence import FEATURES, QUESTION_FEATURES, Calibrator
 from firstlast.errors import InvalidInput
 from firstlast.eval.metrics import auroc, ece
 
@@ -127,6 +127,52 @@ def leave_one_dataset_out(
         labels = y[test].astype(bool).tolist()
         out[group] = {"samples": int(test.sum()), "auroc": auroc(p, labels), "ece": ece(p, labels)}
     return out
+
+
+def extend(
+    base: Calibrator, samples: Sequence[Sample], *, c: float = 0.3
+) -> tuple[Calibrator, dict[str, Any]]:
+    """Fit only the question features ``base`` does not weigh, with ``base``'s logit as a fixed offset.
+
+    The new features (question matches, learned entries) are 0 wherever they do not apply, so a
+    reply that does not come from a learned entry keeps exactly the confidence ``base`` gave it:
+    quality on unrelated questions cannot move, while learned matches get a fitted weight.
+    """
+    from scipy.optimize import minimize
+
+    new = [f for f in QUESTION_FEATURES if f not in base.weights]
+    if not new:
+        raise InvalidInput("the base calibration already weighs every feature")
+    x, y = _matrix(samples)
+    offset = np.array(
+        [base.bias + sum(w * s.signals.get(f, 0.0) for f, w in base.weights.items()) for s in samples]
+    )
+    cols = [FEATURES.index(f) for f in new]
+    xn = x[:, cols]
+    std = xn.std(axis=0)
+    std[std == 0] = 1.0
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        z = offset + (xn / std) @ w
+        p = 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
+        eps = 1e-12
+        value = -np.sum(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + 0.5 / c * float(w @ w)
+        return float(value), (xn / std).T @ (p - y) + w / c
+
+    fitted = minimize(loss, np.zeros(len(new)), jac=True, method="L-BFGS-B").x / std
+    weights = {**base.weights, **dict(zip(new, map(float, fitted)))}
+    calibrator = Calibrator(weights, base.bias, base.iso_x, base.iso_y, meta=dict(base.meta))
+    predicted = np.array([calibrator.raw(s.signals) for s in samples])
+    labels = y.astype(bool).tolist()
+    report: dict[str, Any] = {
+        "samples": len(y),
+        "positives": int(y.sum()),
+        "fitted": dict(zip(new, map(float, fitted))),
+        "in_sample": {"auroc": auroc(predicted.tolist(), labels), "ece": ece(predicted.tolist(), labels)},
+        "by_file": _by_group(samples, predicted, labels),
+    }
+    meta = {**dict(base.meta), "extended_on": sorted({s.group for s in samples}), "extension": report}
+    return Calibrator(weights, base.bias, base.iso_x, base.iso_y, meta=meta), report
 
 
 def calibrate(

@@ -108,8 +108,15 @@ def personal_reason(scrubbed_answer: str, max_share: float = 0.25) -> str:
     return ""
 
 
-def question_reason(generalised: str) -> str:
-    """Why a generalised question cannot become knowledge, or "" when it can."""
-    if len(content_words(generalised)) < 2:
+def question_reason(generalised: str, original: str = "") -> str:
+    """Why a generalised question cannot become knowledge, or "" when it can.
+
+    A question is refused when nothing general is left, or when it was mostly personal data or
+    greetings (``original``, the customer's words, had more than twice the content words that
+    remain). A short question that was short to begin with ("What is SmartThings?") is kept.
+    """
+    words = content_words(generalised)
+    removed_most = len(words) < 2 and len(content_words(original)) > 2 * len(words)
+    if not words or removed_most:
         return "the question is mostly personal data or greetings; nothing general is left"
     return ""

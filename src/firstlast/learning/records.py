@@ -33,6 +33,7 @@ class SuggestionStatus(StrEnum):
     EDITED = "edited"  # approved with an edited answer
     REJECTED = "rejected"
     RETIRED = "retired"  # its learned entry left the knowledge base
+    EXPIRED = "expired"  # pending for longer than the review window; can be revived
 
 
 class EntryStatus(StrEnum):
@@ -68,6 +69,7 @@ class Suggestion:
     count: int = 1  # how many conversations asked this (dedupe merges them)
     sources: tuple[SuggestionSource, ...] = ()
     conflict: KnowledgeConflict | None = None  # existing knowledge that says otherwise
+    expires_at: str | None = None  # a pending suggestion nobody reviews expires then (issue #12)
 
 
 # -- the learning loop (issue #5) ---------------------------------------------------------------

@@ -6,7 +6,9 @@ knowledge through the same ingest path as every other document.
                                                    asking the same question; flagged on conflict)
     suggested --approve--> approved            (written to the KB as a learned entry)
               --approve with edits--> edited   (the edited answer is written)
-              --reject--> rejected             (kept, with the note)
+              --reject--> rejected             (kept, with the note; the same answer to the
+                                                same question is not suggested again)
+              --expire--> expired              (nobody reviewed it in ``ttl``; --revive--> pending)
 
 Learned entries then live in :mod:`firstlast.learning.entries` (retire, rollback, usage, review).
 """
@@ -14,14 +16,21 @@ Learned entries then live in :mod:`firstlast.learning.entries` (retire, rollback
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from firstlast.db import Database, RetrievalMissRow, SuggestionFlagRow, SuggestionRow, SuggestionSourceRow
+from firstlast.db import (
+    Database,
+    RetrievalMissRow,
+    SuggestionFlagRow,
+    SuggestionRow,
+    SuggestionSourceRow,
+    utcnow,
+)
 from firstlast.errors import InvalidInput
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.decisions import SuggestionDecisions, load_suggestion, suggestion_row
@@ -36,11 +45,13 @@ from firstlast.learning.records import (
     Suggestion,
     SuggestionStatus,
 )
+from firstlast.learning.states import SUGGESTION, SuggestionEvent
 from firstlast.learning.sync import KnowledgeSync
 from firstlast.learning.verdict import LEARNED_SOURCE, ResolutionJudge
 from firstlast.mapping import to_record
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
+from firstlast.types import Verdict
 
 __all__ = ["LEARNED_SOURCE", "PROMPT", "LearningService", "question_overlap"]  # question_overlap: matching.py
 
@@ -72,7 +83,13 @@ class LearningService:
         same_question_overlap: float = 0.3,
         agree_similarity: float = 0.70,
         section_sentences: int = 0,
+        suggestion_ttl: timedelta | None = timedelta(days=28),
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        if suggestion_ttl is not None and suggestion_ttl <= timedelta(0):
+            raise ValueError(f"suggestion_ttl must be positive or None, got {suggestion_ttl}")
+        self._ttl = suggestion_ttl
+        self._clock = clock
         self._db = db
         self._ingestor = ingestor
         self._store = store
@@ -111,6 +128,8 @@ class LearningService:
             known = self.matching.learned_agreeing(verdict.question, verdict.answer)
             if known is not None:
                 verdict = known
+        if verdict.kind == "new_knowledge":
+            verdict = self._dismissed(verdict) or verdict
         suggestion = None
         # the matching (embeddings, reads) is done before the write session opens: one session at
         # a time, and no model runs while the database's write lock is held
@@ -166,9 +185,12 @@ class LearningService:
         general_q, clean_a = generalise_question(question, names), scrub(answer.strip(), names)
         if not general_q or not clean_a:
             raise InvalidInput("a suggestion needs a question and an answer")
-        reason = question_reason(general_q)
+        reason = question_reason(general_q, question)
         if reason:
             raise InvalidInput(f"not suggested: {reason}")
+        dismissed = self._dismissed(Verdict("new_knowledge", "", general_q, clean_a))
+        if dismissed is not None:
+            raise InvalidInput(f"not suggested: {dismissed.reason}")
         plan = self._plan(general_q, clean_a)
         with self._db.session() as s:
             return self._suggest(s, general_q, clean_a, agent, handoff_id, conversation_id, plan)
@@ -228,6 +250,7 @@ class LearningService:
             prompt=PROMPT.format(question=question, answer=answer),
             status=SuggestionStatus.PENDING,
             suggested_by=agent,
+            expires_at=self._clock() + self._ttl if self._ttl is not None else None,
         )
         s.add(row)
         s.flush()
@@ -264,6 +287,59 @@ class LearningService:
         )
         return load_suggestion(s, row)
 
+    def _dismissed(self, verdict: Verdict) -> Verdict | None:
+        """A lead already rejected this answer to this question: not suggested again (a new,
+        different answer to it is)."""
+        with self._db.session() as s:
+            rejected = s.execute(
+                select(SuggestionRow.id, SuggestionRow.question, SuggestionRow.answer)
+                .where(SuggestionRow.status == SuggestionStatus.REJECTED)
+                .order_by(SuggestionRow.created_at.desc())
+                .limit(500)
+            ).all()
+        for i, sim in self.matching.similar(verdict.question, [q for _, q, _ in rejected]):
+            suggestion_id, _, answer = rejected[i]
+            if self.matching.agree(verdict.answer, answer):
+                return Verdict(
+                    "dismissed",
+                    f"a lead dismissed this answer to this question before (suggestion {suggestion_id}, "
+                    f"question similarity {sim:.2f})",
+                    verdict.question,
+                    verdict.answer,
+                    similarity=sim,
+                )
+        return None
+
+    # -- expiry -----------------------------------------------------------------------------------
+    def expire(self) -> list[str]:
+        """Pending suggestions past their review window become ``expired`` (an event each)."""
+        now = self._clock()
+        with self._db.session() as s:
+            rows = list(
+                s.scalars(
+                    select(SuggestionRow).where(
+                        SuggestionRow.status == SuggestionStatus.PENDING,
+                        SuggestionRow.expires_at.is_not(None),
+                        SuggestionRow.expires_at <= now,
+                    )
+                )
+            )
+            for row in rows:
+                row.status = SUGGESTION.next(row.status, SuggestionEvent.EXPIRE)
+                self._db.record(s, "suggestion", row.id, "expired", "system", expires_at=str(row.expires_at))
+            return [row.id for row in rows]
+
+    def revive(self, suggestion_id: str, actor: str) -> Suggestion:
+        """An expired suggestion back in the queue, with a new review window."""
+        if not actor.strip():
+            raise InvalidInput("actor must not be empty")
+        with self._db.session() as s:
+            row = suggestion_row(s, suggestion_id)
+            row.status = SUGGESTION.next(row.status, SuggestionEvent.REVIVE)
+            row.expires_at = self._clock() + self._ttl if self._ttl is not None else None
+            self._db.record(s, "suggestion", row.id, "revived", actor.strip())
+            return load_suggestion(s, row)
+
     # -- reads ------------------------------------------------------------------------------------
     def get(self, suggestion_id: str) -> Suggestion:
         with self._db.session() as s:
@@ -288,10 +364,13 @@ class LearningService:
         return self.decisions.reject(suggestion_id, approver, note)
 
     def reconcile(self) -> int:
-        """Bring the knowledge base in line with the learned entries (start-up, after a failure)."""
+        """Bring the knowledge base in line with the learned entries (start-up, after a failure);
+        expire the suggestions nobody reviewed in time."""
+        self.expire()
         return self.sync.reconcile()
 
     def list(self, status: str | None = None, limit: int = 100) -> list[Suggestion]:
+        self.expire()  # the queue a lead sees never shows a suggestion past its review window
         with self._db.session() as s:
             query = select(SuggestionRow).order_by(SuggestionRow.created_at.desc()).limit(limit)
             if status:

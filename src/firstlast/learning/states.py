@@ -3,6 +3,7 @@
     suggestion:  pending --approve--> approved --retire--> retired
                          --edit-----> edited   --retire--> retired
                          --reject---> rejected
+                         --expire---> expired  --revive--> pending;  expired --reject--> rejected
     entry:       active --supersede | rollback--> active;  active --retire--> retired
     version:     current --supersede--> superseded --restore--> current
                  current --roll_back--> rolled_back
@@ -24,6 +25,8 @@ class SuggestionEvent(StrEnum):
     EDIT = "edit"  # approve with an edited answer
     REJECT = "reject"
     RETIRE = "retire"
+    EXPIRE = "expire"  # nobody reviewed it within the review window
+    REVIVE = "revive"  # an expired suggestion back in the queue
 
 
 class EntryEvent(StrEnum):
@@ -47,6 +50,9 @@ SUGGESTION: Lifecycle[SuggestionStatus, SuggestionEvent] = Lifecycle(
         (SuggestionStatus.PENDING, SuggestionEvent.REJECT): SuggestionStatus.REJECTED,
         (SuggestionStatus.APPROVED, SuggestionEvent.RETIRE): SuggestionStatus.RETIRED,
         (SuggestionStatus.EDITED, SuggestionEvent.RETIRE): SuggestionStatus.RETIRED,
+        (SuggestionStatus.PENDING, SuggestionEvent.EXPIRE): SuggestionStatus.EXPIRED,
+        (SuggestionStatus.EXPIRED, SuggestionEvent.REVIVE): SuggestionStatus.PENDING,
+        (SuggestionStatus.EXPIRED, SuggestionEvent.REJECT): SuggestionStatus.REJECTED,
     },
 )
 ENTRY: Lifecycle[EntryStatus, EntryEvent] = Lifecycle(

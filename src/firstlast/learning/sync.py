@@ -23,6 +23,7 @@ from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.records import EntryStatus
 from firstlast.learning.verdict import LEARNED_SOURCE
 from firstlast.retriever.chroma_store import KnowledgeStore
+from firstlast.retriever.questions import QUESTIONS_KEY
 from firstlast.sentences import split_sentences
 from firstlast.types import Document
 
@@ -47,7 +48,10 @@ def learned_document(
     finds the part that answers it (off by default: on emanual_smarttv, 3 raised learn_once_rate
     0.295 -> 0.362 but false_learn_rate 0.029 -> 0.051; see README).
     """
-    also = " / ".join(dict.fromkeys(v.replace("\n", " ").strip("# ") for v in variants if v != question))
+    others = list(dict.fromkeys(v.replace("\n", " ").strip("# ") for v in variants if v != question))
+    also = " / ".join(others)
+    if others:  # indexed question by question (retriever/questions.py)
+        metadata = {**metadata, QUESTIONS_KEY: "\n".join(others)}
     sentences = split_sentences(answer)
     if section_sentences <= 0 or len(sentences) <= section_sentences:
         text = f"## {also}\n\n{answer}" if also else answer

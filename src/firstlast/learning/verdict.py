@@ -23,10 +23,11 @@ from firstlast.learning.pii import scrub
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
 from firstlast.retriever.lexical import index_text
+from firstlast.retriever.questions import LEARNED_SOURCE
 from firstlast.retriever.text import content_words
 from firstlast.types import Chunk, Verdict
 
-LEARNED_SOURCE = "learned"
+__all__ = ["LEARNED_SOURCE", "ResolutionJudge", "Support", "supports"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ class ResolutionJudge:
         reason = personal_reason(clean_a, self.max_personal_share)
         if reason:
             return Verdict("customer_specific", reason, general_q, clean_a)
-        reason = question_reason(general_q)
+        reason = question_reason(general_q, question)
         if reason:
             return Verdict("customer_specific", reason, general_q, clean_a)
         best = self.strongest_support(clean_a)

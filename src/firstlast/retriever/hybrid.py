@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import numpy as np
@@ -18,7 +20,12 @@ from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
 from firstlast.retriever.families import script_family
 from firstlast.retriever.lexical import BM25_B, BM25_K1, BM25Index
-from firstlast.types import Chunk, Hit, Question
+from firstlast.retriever.questions import QuestionIndex
+from firstlast.types import Chunk, Hit, Question, QuestionMatch
+
+# A known question enters the fusion only when it shares a content word with the query and its
+# cosine clears this floor; otherwise a handful of learned entries would rank 1..n for any query.
+QUESTION_FLOOR = 0.5
 
 
 class Retriever(Protocol):
@@ -51,6 +58,8 @@ class HybridRetriever:
         bm25_k1: float = BM25_K1,
         bm25_b: float = BM25_B,
         analyzer: Analyzer | None = None,
+        question_weight: float = 1.0,
+        question_titles: bool = False,
     ) -> None:
         if top_k <= 0:
             raise ValueError(f"top_k must be > 0, got {top_k}")
@@ -64,6 +73,10 @@ class HybridRetriever:
         if dense_weight < 0:
             raise ValueError(f"dense_weight must be >= 0, got {dense_weight}")
         self._dense_weight = dense_weight
+        if question_weight < 0:
+            raise ValueError(f"question_weight must be >= 0, got {question_weight}")
+        self._question_weight = question_weight
+        self._questions = QuestionIndex(embedder, titles=question_titles)
         self._dense_weight_cjk = dense_weight_cjk
         self._history_turns = history_turns
         self._history_weight = history_weight
@@ -91,6 +104,8 @@ class HybridRetriever:
                     self._store.chunks(), *self._bm25_params, analyzer=self._analyzer, previous=self._index
                 )
                 self._documents = _by_document(self._index.chunks)
+                if self._question_weight > 0:
+                    self._questions.rebuild(self._index.chunks)
                 self._index_version = version
             return self._index
 
@@ -130,8 +145,41 @@ class HybridRetriever:
             return []
         lexical = index.search_tokens(self.query_tokens(question), self._candidates)
         weight = self.dense_weight_for(question)
-        dense = self._store.dense_search(self.query_vector(question), self._candidates) if weight else []
-        return fuse(dense, lexical, k=k, rrf_k=self._rrf_k, dense_weight=weight)
+        vector = self.query_vector(question) if weight or len(self._questions) else None
+        dense = self._store.dense_search(vector, self._candidates) if weight and vector is not None else []
+        matches = self._questions.match(vector, question.text) if vector is not None and weight else {}
+        ranked = self._question_ranking(matches, dense, lexical)
+        hits = fuse(
+            dense,
+            lexical,
+            k=k,
+            rrf_k=self._rrf_k,
+            dense_weight=weight,
+            questions=ranked,
+            question_weight=self._question_weight * (weight > 0),
+        )
+        return [
+            replace(h, question=matches[h.chunk.doc_id]) if h.chunk.doc_id in matches else h for h in hits
+        ]
+
+    def _question_ranking(
+        self,
+        matches: Mapping[str, QuestionMatch],
+        dense: Sequence[tuple[Chunk, float]],
+        lexical: Sequence[tuple[Chunk, float]],
+    ) -> list[tuple[Chunk, float]]:
+        """Documents by their closest question, each as its best chunk the other retrievers found
+        (else its first chunk), for the fusion."""
+        found: dict[str, Chunk] = {}
+        for chunk, _ in [*dense, *lexical]:
+            found.setdefault(chunk.doc_id, chunk)
+        out = []
+        close = [(d, m) for d, m in matches.items() if m.similarity >= QUESTION_FLOOR and m.overlap > 0]
+        for doc_id, match in close[: self._candidates]:
+            best = found.get(doc_id) or next(iter(self._documents.get(doc_id, [])), None)
+            if best is not None:
+                out.append((best, match.similarity))
+        return out
 
     def dense_weight_for(self, question: Question) -> float:
         """The dense ranking's weight in the fusion, by the question's script.
@@ -160,10 +208,14 @@ def fuse(
     k: int,
     rrf_k: int = 60,
     dense_weight: float = 1.0,
+    questions: Sequence[tuple[Chunk, float]] = (),
+    question_weight: float = 0.0,
 ) -> list[Hit]:
-    """Weighted reciprocal rank fusion of two ranked lists; keeps each retriever's score and rank.
+    """Weighted reciprocal rank fusion of ranked lists; keeps each retriever's score and rank.
 
-    A hit scores ``dense_weight / (rrf_k + dense_rank) + 1 / (rrf_k + lexical_rank)``.
+    A hit scores ``dense_weight / (rrf_k + dense_rank) + 1 / (rrf_k + lexical_rank)``, plus
+    ``question_weight / (rrf_k + question_rank)`` when its document's closest known question
+    (an FAQ title, a learned entry's wordings) ranks among ``questions``.
     """
     table: dict[str, dict[str, object]] = {}
     for rank, (chunk, score) in enumerate(dense, start=1):
@@ -172,6 +224,8 @@ def fuse(
         entry = table.setdefault(chunk.id, {"chunk": chunk})
         entry["lexical_score"] = score
         entry["lexical_rank"] = rank
+    for rank, (chunk, _) in enumerate(questions, start=1):
+        table.setdefault(chunk.id, {"chunk": chunk})["question_rank"] = rank
     hits = []
     for entry in table.values():
         fused = 0.0
@@ -179,6 +233,8 @@ def fuse(
             fused += dense_weight / (rrf_k + int(entry["dense_rank"]))  # type: ignore[call-overload]
         if "lexical_rank" in entry:
             fused += 1.0 / (rrf_k + int(entry["lexical_rank"]))  # type: ignore[call-overload]
+        if "question_rank" in entry and question_weight:
+            fused += question_weight / (rrf_k + int(entry["question_rank"]))  # type: ignore[call-overload]
         hits.append(
             Hit(
                 chunk=entry["chunk"],  # type: ignore[arg-type]

@@ -1,0 +1,99 @@
+"""The questions the knowledge base answers, matched question to question.
+
+An FAQ's strongest signal is how close a new question is to the questions an entry already
+answers. Those are a learned entry's generalised question and every customer wording merged into it
+(``metadata["questions"]``), and the title or a heading of any document when it is itself a
+question (an FAQ page). Each wording is embedded once (cached by text, so a rebuilt index embeds
+only new wordings); a query gets, per document, its closest wording by cosine and the share of its
+content words that wording holds.
+
+    >>> index = QuestionIndex(embedder); index.rebuild(store.chunks())
+    >>> index.match(embedder.embed_query("Can I pay by invoice?"), "Can I pay by invoice?")
+    {'learned/5f0c…': QuestionMatch(wording='Do you accept invoices?', similarity=0.83, overlap=0.5)}
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+
+from firstlast.retriever.embeddings import DocumentVectors, Embedder
+from firstlast.retriever.text import content_words
+from firstlast.types import Chunk, QuestionMatch
+
+LEARNED_SOURCE = "learned"  # the source of learned entries (firstlast.learning.verdict says the same)
+QUESTIONS_KEY = "questions"  # a document's other wordings of its question, one per line
+
+# A heading is a question when it ends with a question mark, or (Japanese FAQ titles are often
+# phrased as requests or statements) with a question or request ending.
+_QUESTION_END = re.compile(
+    r"(?:[?？]|(?:か|かな|でしょうか|ですか|ますか|たい|ください|下さい)[。．.]?|(?:까|나요|가요|죠)[.。]?)\s*$"
+)
+
+
+def is_question(text: str) -> bool:
+    return bool(text.strip()) and _QUESTION_END.search(text.strip()) is not None
+
+
+def wordings(chunk: Chunk, titles: bool = True) -> list[str]:
+    """The questions a chunk's document answers, by what the chunk carries (with ``titles``, also
+    an FAQ-like document's title or heading that is a question)."""
+    if chunk.source == LEARNED_SOURCE:
+        others = chunk.metadata.get(QUESTIONS_KEY, "").splitlines()
+        return list(dict.fromkeys(w.strip() for w in [chunk.title, *others] if w.strip()))
+    if not titles:
+        return []
+    heading = chunk.section.rsplit(" > ", 1)[-1] if chunk.section else ""
+    return [w.strip() for w in dict.fromkeys((chunk.title, heading)) if is_question(w)]
+
+
+def overlap(question: set[str], wording: set[str]) -> float:
+    """Share of the question's content words in the wording (both ways' minimum)."""
+    if not question or not wording:
+        return 0.0
+    shared = len(question & wording)
+    return min(shared / len(question), shared / len(wording))
+
+
+class QuestionIndex:
+    """Wordings by document, their vectors, and a match per document for a query."""
+
+    def __init__(self, embedder: Embedder, cache_size: int = 50_000, *, titles: bool = False) -> None:
+        self._titles = titles  # off by default: measured worse on localgovfaq_ja (README)
+        self._vectors = DocumentVectors(embedder, size=cache_size)
+        self._lock = threading.Lock()
+        self._docs: list[str] = []  # one per wording
+        self._texts: list[str] = []
+        self._words: list[set[str]] = []
+        self._matrix = np.zeros((0, 1), dtype=np.float32)
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def rebuild(self, chunks: Sequence[Chunk]) -> None:
+        pairs = list(dict.fromkeys((c.doc_id, w) for c in chunks for w in wordings(c, self._titles)))
+        texts = [w for _, w in pairs]
+        matrix = self._vectors.get(texts) if texts else np.zeros((0, 1), dtype=np.float32)
+        with self._lock:
+            self._docs = [d for d, _ in pairs]
+            self._texts = texts
+            self._words = [content_words(t) for t in texts]
+            self._matrix = matrix
+
+    def match(self, vector: np.ndarray, question: str) -> dict[str, QuestionMatch]:
+        """Per document with wordings: the closest one to the query (by cosine, then overlap)."""
+        with self._lock:
+            docs, texts, words, matrix = self._docs, self._texts, self._words, self._matrix
+        if not texts:
+            return {}
+        sims = matrix @ np.asarray(vector, dtype=np.float32)
+        asked = content_words(question)
+        best: dict[str, QuestionMatch] = {}
+        for i in np.argsort(-sims):
+            doc = docs[i]
+            if doc not in best:
+                best[doc] = QuestionMatch(texts[i], float(sims[i]), overlap(asked, words[i]))
+        return best
