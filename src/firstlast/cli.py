@@ -294,6 +294,8 @@ def report(
         out, resolution, comparison if has_arms else None, insights.gaps(start, end) if gaps else None
     )
     console.print(f"wrote {paths[0]} ({len(paths) - 1} more files)")
+
+
 @learn_app.command("import")
 @one_line_errors
 def learn_import(
