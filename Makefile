@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make run    create .venv, install, ingest the sample knowledge base, serve on 127.0.0.1:8000
-#   make test   create .venv, install, install Debian's Chromium when missing (browser tests), run the
-#               whole test suite
+#   make test   create .venv, install, install Debian's Chromium and PostgreSQL server when missing
+#               (browser tests; storage tests on PostgreSQL), run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -18,7 +18,7 @@ RUN_ENV = FIRSTLAST_DATA_DIR=$${FIRSTLAST_DATA_DIR:-data} \
 export HF_HUB_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: install run test lint eval eval-llm clean
+.PHONY: install run test lint eval eval-llm clean postgres-binaries
 
 # Debian's Chromium for the browser tests (Playwright drives it; it never downloads a browser);
 # installed only when missing
@@ -27,6 +27,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(CHROMIUM):
 	$(SUDO) apt-get update
 	$(SUDO) apt-get install -y chromium chromium-driver
+
+# PostgreSQL server binaries (initdb, pg_ctl) for the storage tests' throwaway server; installed only
+# when neither on PATH nor under /usr/lib/postgresql
+postgres-binaries:
+	@command -v pg_ctl > /dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl > /dev/null 2>&1 || \
+	  { $(SUDO) apt-get update && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql; }
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,7 +47,7 @@ run: $(STAMP)
 	$(RUN_ENV) $(BIN)/firstlast ingest examples/sample_kb --prune
 	$(RUN_ENV) $(BIN)/firstlast serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) postgres-binaries
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
