@@ -51,7 +51,7 @@ class RetrievalSettings(BaseModel):
     dense_weight: float = Field(0.5, ge=0, le=4)  # weight of the dense ranking in RRF (lexical = 1)
     dense_weight_cjk: float = Field(1.0, ge=0, le=4)  # for CJK questions, with a multilingual model
     # weight in RRF of the ranking by known questions (FAQ titles, learned entries' wordings); 0: off
-    question_weight: float = Field(1.0, ge=0, le=4)
+    question_weight: float = Field(0.0, ge=0, le=4)
     # also index FAQ titles/headings that are questions (off: measured worse on localgovfaq_ja)
     question_titles: bool = False
     history_turns: int = Field(2, ge=0, le=10)  # earlier customer turns added to the query
