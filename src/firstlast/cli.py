@@ -50,6 +50,17 @@ def one_line_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _progress() -> Progress:
+    """A progress bar on stderr (name, bar, done of total, time) for ingest and import."""
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    )
+
+
 def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -94,14 +105,7 @@ def ingest(
     loaded = [load_path(p) for p in paths]  # read everything first: a bad file changes nothing
     services = build(_settings(data_dir))
     for source, documents in loaded:
-        with Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            transient=False,
-        ) as bar:
+        with _progress() as bar:
             task = bar.add_task(Path(source).name, total=max(len(documents), 1))
             report = services.ingestor.ingest(
                 documents,
@@ -313,13 +317,7 @@ def learn_import(
     _quiet_libraries()
     pairs = read_pairs(file)  # the whole file is checked first: a bad line imports nothing
     services = build(_settings(data_dir))
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-    ) as bar:
+    with _progress() as bar:
         task = bar.add_task(file.name, total=len(pairs))
         report = import_pairs(
             services.learning,

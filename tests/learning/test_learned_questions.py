@@ -12,7 +12,7 @@ from tests.conftest import SAMPLE_KB
 from firstlast.config import Settings
 from firstlast.ingest.loaders import load_path
 from firstlast.testing.counting import CountingEmbedder
-from firstlast.types import Question
+from firstlast.types import Outcome, Question
 from firstlast.wiring import Services, build
 
 QUESTION = "Do you offer a discount for non-profit organisations?"
@@ -31,28 +31,31 @@ def _learn(services: Services) -> str:
     return approved.learned_doc_id
 
 
+def _paraphrases_answered(services: Services) -> list[Outcome]:
+    """Two paraphrases of the learned question, each answered from the entry above the threshold."""
+    doc_id = _learn(services)
+    threshold = services.bot.policy.threshold
+    outcomes = []
+    for paraphrase in ("Can charities get a discount?", "is there a non-profit discount on the team plan"):
+        outcome = services.bot.ask(Question(paraphrase))
+        assert outcome.draft is not None and outcome.draft.citations[0].doc_id == doc_id, paraphrase
+        assert outcome.draft.confidence > threshold and not outcome.decision.handed_off, outcome.draft.signals
+        outcomes.append(outcome)
+    return outcomes
+
+
 def test_a_paraphrase_is_answered_from_the_learned_entry_with_its_whole_answer(
     sample_services: Services,
 ) -> None:
-    doc_id = _learn(sample_services)
-    threshold = sample_services.bot.policy.threshold
-    for paraphrase in ("Can charities get a discount?", "is there a non-profit discount on the team plan"):
-        outcome = sample_services.bot.ask(Question(paraphrase))
-        assert outcome.draft is not None and outcome.draft.citations[0].doc_id == doc_id, paraphrase
-        assert outcome.draft.confidence > threshold and not outcome.decision.handed_off, outcome.draft.signals
+    for outcome in _paraphrases_answered(sample_services):
         assert ANSWER in outcome.reply_text  # the approved answer, whole
 
 
 def test_with_the_question_ranking_on_a_paraphrase_matches_the_learned_question(
     question_services: Services,
 ) -> None:
-    doc_id = _learn(question_services)
-    threshold = question_services.bot.policy.threshold
-    for paraphrase in ("Can charities get a discount?", "is there a non-profit discount on the team plan"):
-        outcome = question_services.bot.ask(Question(paraphrase))
-        assert outcome.draft is not None and outcome.draft.citations[0].doc_id == doc_id, paraphrase
-        assert outcome.draft.confidence > threshold and not outcome.decision.handed_off, outcome.draft.signals
-        assert outcome.draft.signals["learned_match"] > 0.5
+    for outcome in _paraphrases_answered(question_services):
+        assert outcome.draft is not None and outcome.draft.signals["learned_match"] > 0.5
 
 
 NEAR_MISSES = (
