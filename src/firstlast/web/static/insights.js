@@ -85,7 +85,7 @@ export async function showInsights(view) {
       : h("p", { class: "card", text: `Could not load: ${p.reason.message}` }))));
   };
   for (const p of PERIODS) {
-    pick.append(h("button", { type: "button", class: "secondary", "data-since": p, text: `Last ${p}`,
+    pick.append(h("button", { type: "button", "data-since": p, text: `Last ${p}`,
       onclick: () => { since = p; load(); } }));
   }
   view.append(h("h2", { text: "Insights" }), pick, out);
