@@ -8,7 +8,8 @@ browser contexts), one server. The tests run in file order and share the pages o
 4. the learning prompt appears inline; the agent edits and approves;
 5. a new customer asks a paraphrase and is answered from the learned entry;
 6. the CSAT given in the widget shows in the console; script in a KB article and in a message stays
-   text; a widget key cannot open the console.
+   text; a widget key cannot open the console;
+7. the Insights tab shows the resolution analytics, the rollout statement and the content gaps.
 
 Screenshots go to docs/screenshots/ (shown in the README); the widget's size and time to
 interactive are printed, not asserted.
@@ -229,6 +230,33 @@ def test_6_csat_reaches_the_console_script_stays_inert_and_a_widget_key_cannot_s
     expect(intruder.locator("#status")).to_contain_text("a widget key cannot open the console")
     expect(intruder.locator("#tabs")).to_be_hidden()
     assert not [c for c in intruder.context.cookies() if c["name"] == "firstlast_console"]
+
+
+def test_7_insights_show_the_resolution_rollout_and_gaps_as_text(scene: dict) -> None:
+    from playwright.sync_api import expect
+
+    agent, site = scene["agent"], scene["site"]
+    widget = {"Authorization": f"Bearer {KEYS['widget']}"}
+    asks = (  # two content gaps (a topic needs three questions) whose questions carry script
+        *("Can I pay with goats?", "Can I pay in goats?", "Do you take goats as payment?"),
+        *("Do you ship to Mars?", "Can you deliver to Mars?", "Is shipping to Mars possible?"),
+    )
+    with httpx.Client(base_url=site, timeout=30) as http:
+        for ask in asks:
+            conv = http.post("/v1/conversations", headers=widget, json={}).json()
+            said = {**widget, "X-Conversation-Token": conv["token"]}
+            http.post(
+                f"/v1/conversations/{conv['id']}/messages", headers=said, json={"text": f"{ask} {PAYLOAD}"}
+            )
+    agent.get_by_role("button", name="Insights").click()
+    agent.get_by_role("button", name="Last 7d").click()
+    expect(agent.get_by_role("button", name="Last 7d")).to_have_attribute("aria-pressed", "true")
+    total = agent.locator("#resolution tfoot td").nth(1)
+    expect(total).not_to_have_text("0")
+    assert int(total.inner_text()) >= 1
+    expect(agent.locator("#rollout-statement")).to_contain_text("too small to tell")  # rollout is off
+    expect(agent.locator("#gaps")).to_contain_text('<img src=x onerror="window.__xss=1">')
+    _inert(agent)
 
 
 def test_a_customer_specific_answer_says_so_instead_of_asking_and_a_bot_answer_can_be_reported(

@@ -25,7 +25,16 @@ CSP = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8", ".html": "text/html"}
-ASSETS = ("console.js", "dom.js", "inbox.js", "learning.js", "lists.js", "console.css", "demo.css")
+ASSETS = (
+    "console.js",
+    "dom.js",
+    "inbox.js",
+    "learning.js",
+    "lists.js",
+    "insights.js",
+    "console.css",
+    "demo.css",
+)
 
 
 @cache

@@ -1,11 +1,12 @@
-/* The agent console: sign-in, the tabs, and the views (inbox.js, lists.js). */
+/* The agent console: sign-in, the tabs, and the views (inbox.js, lists.js, insights.js). */
 import { api, say, session, whenSignedOut } from "./dom.js";
 import { showInbox } from "./inbox.js";
+import { showInsights } from "./insights.js";
 import { showFeedback, showKnowledge, showLearned, showMisses, showReports, showSuggestions, countSuggestions } from "./lists.js";
 
 const views = {
   inbox: showInbox, suggestions: showSuggestions, learned: showLearned, misses: showMisses,
-  reports: showReports, feedback: showFeedback, knowledge: showKnowledge,
+  reports: showReports, feedback: showFeedback, insights: showInsights, knowledge: showKnowledge,
 };
 const $ = (id) => document.getElementById(id);
 let cleanup = null;
