@@ -100,6 +100,12 @@ def demo_page(request: Request, services: ServicesDep) -> Response:
     "/v1/widget/config", include_in_schema=True, tags=["conversations"], responses=errors(401, 422, 429)
 )
 def widget_config(services: ServicesDep, _scope: CallerScope, locale: str | None = None) -> dict[str, object]:
-    """The widget's words in ``locale`` (en, ja, ko; from the voice profile) and the bot's name."""
+    """The widget's words in ``locale`` (en, ja, ko; from the voice profile), the bot's name, and
+    whether to suggest articles for the page before the customer types (proactive help)."""
     voice = services.voice
-    return {"persona": voice.persona, "company": voice.company, "strings": widget_strings(voice, locale)}
+    return {
+        "persona": voice.persona,
+        "company": voice.company,
+        "strings": widget_strings(voice, locale),
+        "proactive": services.proactive is not None,
+    }

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "csat_thanks": "Thanks for your feedback!",
         "error": "Something went wrong. Please try again.",
         "resolved": "This conversation is resolved. Write again any time.",
+        "suggested": "Suggested articles",
     },
     "ja": {
         "launcher": "チャットで質問",
@@ -44,6 +45,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "csat_thanks": "ご意見ありがとうございました！",
         "error": "エラーが発生しました。もう一度お試しください。",
         "resolved": "この会話は解決済みです。いつでもまたどうぞ。",
+        "suggested": "おすすめの記事",
     },
     "ko": {
         "launcher": "채팅 문의",
@@ -62,6 +64,7 @@ DEFAULTS: dict[str, dict[str, str]] = {
         "csat_thanks": "의견 감사합니다!",
         "error": "문제가 발생했습니다. 다시 시도해 주세요.",
         "resolved": "이 대화는 해결되었습니다. 언제든 다시 문의하세요.",
+        "suggested": "추천 도움말",
     },
 }
 LANGUAGES = tuple(DEFAULTS)

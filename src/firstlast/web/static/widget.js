@@ -9,6 +9,9 @@
  * (data-widget-key, data-locale, data-position). JS API: Firstlast.boot(settings),
  * Firstlast.update({attributes, page_url}), Firstlast.shutdown() (on logout), open(), close().
  *
+ * When the server has proactive help on, opening the panel opens the conversation and shows up to
+ * three "Suggested articles" for this page (location and document.title); a click is recorded.
+ *
  * Everything shown is built with textContent and createElement: no text from the server or the
  * customer is ever parsed as HTML. Links are made only from http(s) URLs.
  */
@@ -63,6 +66,10 @@ form textarea { flex: 1; resize: none; height: 42px; padding: 10px; border: 1px 
   border-radius: 10px; font-size: 14px; }
 form button { background: #2f5bea; color: #fff; border-radius: 10px; }
 .typing { opacity: .7; }
+.suggested { align-self: flex-start; max-width: 85%; background: #fff; border: 1px solid #e1e4ec;
+  border-radius: 12px; padding: 8px 11px; font-size: 13px; }
+.suggested ul { margin: 4px 0 0; padding-left: 18px; }
+.suggested a { color: #2f5bea; }
 @media (max-width: 480px) {
   .panel { inset: 0; width: 100vw; max-width: 100vw; height: 100%; max-height: 100vh; border-radius: 0; }
   .launcher { bottom: 12px; }
@@ -163,8 +170,13 @@ form button { background: #2f5bea; color: #fff; border-radius: 10px; }
   function context() {
     return { page_url: (state.settings.page_url || location.href).slice(0, 2000), attributes: state.settings.attributes || {} };
   }
-  async function ensureConversation() {
-    if (state.conv) return state.conv;
+  /* One conversation even when suggestions and the first message ask for it at the same time. */
+  function ensureConversation() {
+    if (state.conv) return Promise.resolve(state.conv);
+    if (!state.opening) state.opening = openConversation().finally(() => (state.opening = null));
+    return state.opening;
+  }
+  async function openConversation() {
     const body = { channel: "chat", context: context(), locale: state.strings.lang };
     if (state.settings.user) body.user = state.settings.user;
     const r = await api("/v1/conversations", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
@@ -342,6 +354,31 @@ form button { background: #2f5bea; color: #fff; border-radius: 10px; }
   }
   const scroll = () => (state.log.scrollTop = state.log.scrollHeight);
 
+  /* Proactive help: articles for this page, once per boot, before the customer has typed. */
+  async function suggest() {
+    if (!state.proactive || state.suggested || state.log.querySelector(".customer")) return;
+    state.suggested = true;
+    try {
+      const conv = await ensureConversation();
+      const query = new URLSearchParams({ page_url: context().page_url, page_title: document.title.slice(0, 300) });
+      const found = await (await api(`/v1/conversations/${conv.id}/articles?${query}`)).json();
+      const items = found.filter((a) => safeUrl(a.url || "")).map((a) => {
+        const anchor = link(a.title || a.url, a.url);
+        anchor.addEventListener("click", () => {
+          const path = `/v1/conversations/${conv.id}/articles/${encodeURIComponent(a.doc_id)}/click`;
+          api(path, { method: "POST", keepalive: true }).catch(() => {}); // the link opens regardless
+        });
+        return el("li", {}, anchor);
+      });
+      if (!items.length || state.log.querySelector(".customer")) return;
+      const s = state.strings;
+      state.log.append(el("div", { class: "suggested", role: "group", "aria-label": s.suggested }, el("div", { text: s.suggested }), el("ul", {}, ...items)));
+      scroll();
+    } catch (_) {
+      /* suggestions are optional: the chat works without them */
+    }
+  }
+
   function build() {
     const s = state.strings;
     const host = el("div", { id: "firstlast-widget" });
@@ -362,6 +399,7 @@ form button { background: #2f5bea; color: #fff; border-radius: 10px; }
       launcher.setAttribute("aria-expanded", String(open));
       (open ? input : launcher).focus();
       if (open) scroll();
+      if (open) suggest();
     };
     launcher.addEventListener("click", () => setOpen(panel.hidden));
     close.addEventListener("click", () => setOpen(false));
@@ -390,7 +428,9 @@ form button { background: #2f5bea; color: #fff; border-radius: 10px; }
     Object.assign(state, { settings: { ...settings }, abort: new AbortController(), seen: new Set(), pending: [], lastId: 0, busy: false, rated: false, conv: null, status: null });
     const locale = settings.locale || navigator.language || "en";
     const r = await api(`/v1/widget/config?locale=${encodeURIComponent(locale)}`);
-    state.strings = (await r.json()).strings;
+    const config = await r.json();
+    state.strings = config.strings;
+    state.proactive = config.proactive === true;
     build();
     performance.mark("firstlast:interactive");
     const kept = saved();
