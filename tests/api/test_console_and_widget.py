@@ -148,6 +148,12 @@ def test_widget_words_come_from_the_voice_profile_per_language(client: TestClien
     assert ko["yes"] == "네" and ko["csat_prompt"]
     unknown = client.get("/v1/widget/config?locale=xx", headers=WIDGET).json()["strings"]
     assert unknown["lang"] == "en"
+    assert (en["suggested"], ja["suggested"], ko["suggested"]) == (
+        "Suggested articles",
+        "おすすめの記事",
+        "추천 도움말",
+    )
+    assert client.get("/v1/widget/config", headers=WIDGET).json()["proactive"] is False  # off by default
 
 
 def test_a_reported_bot_answer_is_linked_to_the_learned_entry_it_cited(
