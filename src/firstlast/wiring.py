@@ -178,7 +178,7 @@ def build(
         analyzer=TextAnalyzer(korean=r.lexical_korean, japanese=r.lexical_japanese),
     )
     voice = load_voice_profile(settings.answer.voice_profile)
-    calibrator = Calibrator.load(settings.answer.calibration_file)
+    calibrator = Calibrator.load(settings.answer.calibration_file, question_ranking=r.question_weight > 0)
     extractive = ExtractiveAnswerer(
         voice,
         calibrator,

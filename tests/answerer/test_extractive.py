@@ -186,6 +186,14 @@ def test_default_calibration_is_shipped_and_valid():
     assert Calibrator.from_json(calibrator.to_json()) == calibrator
 
 
+def test_the_question_ranking_ships_the_default_extended_with_question_signals():
+    default, extended = Calibrator.load(None), Calibrator.load(None, question_ranking=True)
+    assert "learned" not in default.weights  # off by default: learned entries scored as in 0.3
+    assert extended.weights["learned_match"] > 0 and extended.weights["learned"] < 0
+    assert all(extended.weights[name] == w for name, w in default.weights.items())  # fitted on top
+    assert extended.bias == default.bias
+
+
 def test_shipped_calibration_rises_with_retrieval_evidence():
     calibrator = Calibrator.load(None)
     base = dict.fromkeys(FEATURES, 0.0) | {

@@ -147,11 +147,14 @@ class Calibrator:
             raise ConfigError(f"{origin}: not a valid calibration file: {exc}") from None
 
     @classmethod
-    def load(cls, path: Path | None) -> Calibrator:
-        """The file at ``path``, or the default calibration shipped with the package."""
+    def load(cls, path: Path | None, *, question_ranking: bool = False) -> Calibrator:
+        """The file at ``path``, or a calibration shipped with the package: the default one, or with
+        ``question_ranking`` (``retrieval.question_weight`` > 0) the default extended with the
+        question-match signals (``eval calibrate --base``), which was fitted with the ranking on."""
         if path is None:
-            text = resources.files("firstlast.answerer").joinpath("default_calibration.json").read_text()
-            return cls.from_json(text, "default calibration")
+            name = "question_ranking_calibration.json" if question_ranking else "default_calibration.json"
+            text = resources.files("firstlast.answerer").joinpath(name).read_text()
+            return cls.from_json(text, name.removesuffix(".json").replace("_", " "))
         if not path.is_file():
             raise ConfigError(f"calibration file not found: {path}")
         return cls.from_json(path.read_text(encoding="utf-8"), str(path))
