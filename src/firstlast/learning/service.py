@@ -31,7 +31,7 @@ from firstlast.db import (
     SuggestionSourceRow,
     utcnow,
 )
-from firstlast.errors import InvalidInput
+from firstlast.errors import Conflict, InvalidInput
 from firstlast.ingest.pipeline import Ingestor
 from firstlast.learning.decisions import SuggestionDecisions, load_suggestion, suggestion_row
 from firstlast.learning.entries import LearnedEntries
@@ -324,10 +324,17 @@ class LearningService:
                     )
                 )
             )
+            expired = []
             for row in rows:
-                row.status = SUGGESTION.next(row.status, SuggestionEvent.EXPIRE)
+                try:  # one conditional UPDATE, like every decision: a lead deciding it now wins
+                    self._db.change_status(
+                        s, row, SUGGESTION.next(row.status, SuggestionEvent.EXPIRE), read=row.status
+                    )
+                except Conflict:
+                    continue
                 self._db.record(s, "suggestion", row.id, "expired", "system", expires_at=str(row.expires_at))
-            return [row.id for row in rows]
+                expired.append(row.id)
+            return expired
 
     def revive(self, suggestion_id: str, actor: str) -> Suggestion:
         """An expired suggestion back in the queue, with a new review window."""
@@ -335,7 +342,9 @@ class LearningService:
             raise InvalidInput("actor must not be empty")
         with self._db.session() as s:
             row = suggestion_row(s, suggestion_id)
-            row.status = SUGGESTION.next(row.status, SuggestionEvent.REVIVE)
+            self._db.change_status(
+                s, row, SUGGESTION.next(row.status, SuggestionEvent.REVIVE), read=row.status
+            )
             row.expires_at = self._clock() + self._ttl if self._ttl is not None else None
             self._db.record(s, "suggestion", row.id, "revived", actor.strip())
             return load_suggestion(s, row)
