@@ -8,9 +8,11 @@ import pytest
 
 from firstlast.config import Settings
 from firstlast.ingest.loaders import load_path
+from firstlast.retriever import chroma_store
 from firstlast.retriever.hybrid import HybridRetriever, fuse
+from firstlast.testing.faulty import FaultyStore
 from firstlast.types import Chunk, Document, Question, Turn
-from firstlast.wiring import Services, build
+from firstlast.wiring import Services, build, build_store
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -171,3 +173,59 @@ def test_diversify_moves_extra_chunks_of_a_document_after_the_head():
     hits = [hit("a1", "A", 0.9), hit("a2", "A", 0.8), hit("b1", "B", 0.7), hit("c1", "C", 0.6)]
     assert [h.chunk.id for h in diversify(hits, head=2)] == ["a1", "b1", "a2", "c1"]
     assert [h.chunk.id for h in diversify(hits, head=5)] == ["a1", "b1", "c1", "a2"]
+
+
+class CountingReads(FaultyStore):
+    """A real store that counts how often everything is read back (no faults injected)."""
+
+    full_reads = 0
+
+    def chunks(self) -> list[Chunk]:
+        self.full_reads += 1
+        return super().chunks()
+
+
+def test_another_workers_adds_changes_and_deletes_reach_the_index_without_a_full_reload(
+    make_settings, embedder
+):
+    settings = make_settings()
+    writer = build(settings, embedder=embedder)
+    source, documents = load_path(REPO / "examples" / "sample_kb")
+    writer.ingestor.ingest(documents, source=source)
+    store = CountingReads(build_store(settings))
+    reader = build(settings, embedder=embedder, store=store)
+    refund = Question("How long does a refund take?")
+    found = reader.retriever.retrieve(refund)
+    assert store.full_reads == 1
+    gone = found[0].chunk.doc_id
+
+    writer.ingestor.delete([gone])
+    writer.ingestor.ingest(
+        [Document("zorblax", "Widget", "The zorblax widget shows unread notes.")], source="help"
+    )
+    assert gone not in {h.chunk.doc_id for h in reader.retriever.retrieve(refund)}
+    assert reader.retriever.retrieve(Question("What is the zorblax widget?"))[0].chunk.doc_id.endswith(
+        "zorblax"
+    )
+
+    writer.ingestor.ingest(
+        [Document("zorblax", "Widget", "The zorblax widget now shows flagged notes only.")], source="help"
+    )
+    (hit, *_) = reader.retriever.retrieve(Question("Which notes does the zorblax widget show?"))
+    assert "flagged" in hit.chunk.text
+    assert [c.text for c in reader.retriever.document_chunks(hit.chunk)] == [hit.chunk.text]
+    assert store.full_reads == 1  # only the changed documents were read back
+    assert len(reader.retriever.lexical_index()) == writer.store.count()
+
+
+def test_a_reader_behind_the_change_feed_reloads_everything(make_settings, embedder, monkeypatch):
+    monkeypatch.setattr(chroma_store, "CHANGES_KEPT_NS", 0)  # every write forgets the earlier ones
+    settings = make_settings()
+    writer = build(settings, embedder=embedder)
+    writer.ingestor.ingest([Document("plans", "Plans", "Plus costs eight dollars a month.")], source="help")
+    store = CountingReads(build_store(settings))
+    reader = build(settings, embedder=embedder, store=store)
+    assert reader.retriever.retrieve(Question("How much is Plus?"))
+    writer.ingestor.ingest([Document("sync", "Sync", "Sync runs whenever the app is open.")], source="help")
+    assert reader.retriever.retrieve(Question("When does sync run?"))[0].chunk.doc_id.endswith("sync")
+    assert store.full_reads == 2

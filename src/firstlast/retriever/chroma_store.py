@@ -3,11 +3,14 @@ collection (embedded ``PersistentClient`` by default, a ``chroma run`` server wh
 
 Chroma never embeds anything itself: we always pass vectors, so its default ONNX model (which would
 download) is never touched. Every write bumps ``kb_version`` in the collection metadata; readers
-(the lexical index, other API processes) use it to notice that the knowledge changed.
+(the lexical index, other API processes) use it to notice that the knowledge changed, and then read
+only what changed from the change feed: a second collection, ``<name>_changes``, with one record per
+write (its time and the documents it touched, deletions included), kept for a day.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +24,16 @@ from firstlast.types import Chunk
 
 _CORE_KEYS = ("doc_id", "title", "section", "url", "lang", "source", "position", "doc_hash")
 _EXTRA_PREFIX = "m_"
+CHANGES_KEPT_NS = 24 * 3600 * 10**9  # a reader that has not caught up for a day reloads everything
+
+
+@dataclass(frozen=True)
+class Change:
+    """One write to the knowledge store: the documents whose chunks it added, replaced or deleted."""
+
+    id: str
+    seq: int  # nanoseconds since the epoch, on the writer's clock
+    doc_ids: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,10 @@ class KnowledgeStore(Protocol):
     def record_embedding(self, name: str) -> None: ...
 
     def refresh(self, version: str) -> bool: ...
+
+    def changes(self, since: int) -> list[Change] | None: ...
+
+    def chunks_of(self, doc_ids: Iterable[str]) -> list[Chunk]: ...
 
 
 def _to_metadata(chunk: Chunk) -> dict[str, Any]:
@@ -109,10 +126,15 @@ class ChromaStore:
                 configuration={"hnsw": {"space": "cosine"}},
                 metadata={"kb_version": "0"},
             )
+            self._changes = self._open_changes()
         except Exception as exc:  # chromadb raises many types; all mean the store is unusable
             raise BackendError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
         self._path: Path | None = None  # set for an embedded store, which refresh() may reopen
         self._known_version = str((self._collection.metadata or {}).get("kb_version", "0"))
+
+    def _open_changes(self) -> Any:
+        # one record per write, each with a one-dimensional placeholder vector (never searched)
+        return self._client.get_or_create_collection(f"{self._name}_changes", embedding_function=None)
 
     @classmethod
     def embedded(cls, path: Path, collection: str) -> ChromaStore:
@@ -153,25 +175,35 @@ class ChromaStore:
                 metadatas=[_to_metadata(c) for c in part],
             )
         if chunks:
-            self._bump_version()
+            self._record(dict.fromkeys(c.doc_id for c in chunks))
 
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(doc_ids))
-        removed = 0
+        removed, touched = 0, []
         for start in range(0, len(ids), 500):
             where = {"doc_id": {"$in": ids[start : start + 500]}}
-            found = self._collection.get(where=where, include=[])["ids"]
-            if found:
-                self._collection.delete(ids=found)
-                removed += len(found)
+            found = self._collection.get(where=where, include=["metadatas"])
+            if found["ids"]:
+                self._collection.delete(ids=found["ids"])
+                removed += len(found["ids"])
+                touched += [str(m.get("doc_id", "")) for m in found["metadatas"] or []]
         if removed:
-            self._bump_version()
+            self._record(dict.fromkeys(touched))
         return removed
 
-    def _bump_version(self) -> None:
+    def _record(self, doc_ids: Iterable[str]) -> None:
+        """Add the write to the change feed, drop records older than a day, then bump the version."""
+        seq = time.time_ns()
+        self._changes.add(
+            ids=[uuid.uuid4().hex],
+            embeddings=np.ones((1, 1), dtype=np.float32),
+            metadatas=[{"seq": seq, "docs": "\n".join(doc_ids)}],
+        )
+        horizon = seq - CHANGES_KEPT_NS
+        self._changes.delete(where={"seq": {"$lt": horizon}})
         version = uuid.uuid4().hex
-        self._set_metadata(kb_version=version)
-        self._known_version = version  # this process's index already has its own writes
+        self._set_metadata(kb_version=version, changes_from=str(horizon))
+        self._known_version = version  # this process's dense index already has its own writes
 
     def _metadata(self) -> dict[str, Any]:
         return dict(self._client.get_collection(self._name, embedding_function=None).metadata or {})
@@ -220,6 +252,31 @@ class ChromaStore:
             for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
         ]
 
+    def chunks_of(self, doc_ids: Iterable[str]) -> list[Chunk]:
+        """The current chunks of these documents (none of a deleted one)."""
+        ids, out = list(dict.fromkeys(doc_ids)), []
+        for start in range(0, len(ids), 500):
+            got = self._collection.get(
+                where={"doc_id": {"$in": ids[start : start + 500]}}, include=["documents", "metadatas"]
+            )
+            out += [
+                _to_chunk(cid, text, meta)
+                for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
+            ]
+        return out
+
+    def changes(self, since: int) -> list[Change] | None:
+        """The writes after ``since`` (ns since the epoch) in the order they were made, or None when
+        the feed no longer reaches back that far (the reader must reload everything)."""
+        if since < int(self._metadata().get("changes_from", 0)):
+            return None
+        got = self._changes.get(where={"seq": {"$gt": since}}, include=["metadatas"])
+        feed = [
+            Change(cid, int(meta["seq"]), tuple(d for d in str(meta.get("docs", "")).split("\n") if d))
+            for cid, meta in zip(got["ids"], got["metadatas"] or [])
+        ]
+        return sorted(feed, key=lambda c: c.seq)
+
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         res = self._collection.query(  # Chroma returns fewer than k when the store is smaller
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
@@ -267,6 +324,7 @@ class ChromaStore:
                 path=str(self._path), settings=ChromaClientSettings(anonymized_telemetry=False)
             )
             self._collection = self._client.get_collection(self._name, embedding_function=None)
+            self._changes = self._open_changes()
         except Exception as exc:
             raise BackendError(f"cannot reopen Chroma collection {self._name!r}: {exc}") from exc
         self._known_version = version

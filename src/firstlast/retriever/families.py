@@ -33,7 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from firstlast.retriever.analysis import HANGUL, JAPANESE
-from firstlast.retriever.chroma_store import KnowledgeStore, StoredDocument
+from firstlast.retriever.chroma_store import Change, KnowledgeStore, StoredDocument
 from firstlast.retriever.embeddings import Embedder
 from firstlast.types import Chunk
 
@@ -180,6 +180,16 @@ class FamilyStore:
 
     def chunks(self) -> list[Chunk]:
         return [c for store in self._stores for c in store.chunks()]
+
+    def chunks_of(self, doc_ids: Iterable[str]) -> list[Chunk]:
+        ids = list(doc_ids)
+        return [c for store in self._stores for c in store.chunks_of(ids)]
+
+    def changes(self, since: int) -> list[Change] | None:
+        feeds = [store.changes(since) for store in self._stores]
+        if any(feed is None for feed in feeds):
+            return None
+        return sorted((c for feed in feeds for c in feed or []), key=lambda c: c.seq)
 
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         blocks = self._blocks(vector)[0]

@@ -1,8 +1,12 @@
 """Hybrid retrieval: dense (Chroma) and lexical (BM25) candidates fused by reciprocal rank.
 
-The lexical index lives in memory and is rebuilt when the store's ``kb_version`` changes. The version
-is checked on every query by default (a fraction of a millisecond with embedded Chroma), so a document
-is findable right after it is ingested; ``refresh_seconds > 0`` throttles the check for a remote store.
+The lexical index lives in memory and follows the store's ``kb_version``. The version is checked on
+every query by default (a fraction of a millisecond with embedded Chroma), so a document is findable
+right after it is ingested; ``refresh_seconds > 0`` throttles the check for a remote store. When it
+changed, the store's change feed says which documents were written since the index's last catch-up
+(in any process), and only those are read back, analysed and swapped into a new index snapshot
+(with ``_documents`` and the question index). Queries never wait for that: they read the current
+snapshot, and the one query that noticed the change does the catch-up.
 """
 
 from __future__ import annotations
@@ -26,6 +30,11 @@ from firstlast.types import Chunk, Hit, Question, QuestionMatch
 # A known question enters the fusion only when it shares a content word with the query and its
 # cosine clears this floor; otherwise a handful of learned entries would rank 1..n for any query.
 QUESTION_FLOOR = 0.5
+
+# The change feed is re-read this far back on every catch-up (changes already applied are skipped by
+# id): a write whose time on its writer's clock lags the reader's last catch-up by less than this is
+# still seen. Writers' clocks (several hosts on one Chroma server) must agree within it.
+CLOCK_MARGIN_NS = 30 * 10**9
 
 
 class Retriever(Protocol):
@@ -83,31 +92,74 @@ class HybridRetriever:
         self._refresh_seconds = refresh_seconds
         self._bm25_params = (bm25_k1, bm25_b)
         self._analyzer = analyzer or TextAnalyzer()
-        self._lock = threading.Lock()
+        self._update_lock = threading.Lock()  # one catch-up at a time; queries never take it
         self._index: BM25Index | None = None
         self._documents: dict[str, list[Chunk]] = {}
         self._index_version: str | None = None
         self._checked_at = 0.0
+        self._since = 0  # the change feed is read from here (ns on the writers' clocks)
+        self._applied: dict[str, int] = {}  # changes already in the index that the margin re-reads
 
     # -- lexical index lifecycle ------------------------------------------------------------------
     def lexical_index(self) -> BM25Index:
-        now = time.monotonic()
-        with self._lock:
-            if self._index is not None and now - self._checked_at < self._refresh_seconds:
-                return self._index
-            version = self._store.version()
-            self._checked_at = now
-            if self._index is None or version != self._index_version:
-                # maybe another process wrote: the store reopens so dense search sees it too
-                self._store.refresh(version)
-                self._index = BM25Index(
-                    self._store.chunks(), *self._bm25_params, analyzer=self._analyzer, previous=self._index
-                )
-                self._documents = _by_document(self._index.chunks)
-                if self._question_weight > 0:
-                    self._questions.rebuild(self._index.chunks)
-                self._index_version = version
-            return self._index
+        """The current BM25 snapshot, first brought up to date with the store when it changed.
+
+        Only the first call waits for the full load; later calls that find another thread catching
+        up return the current snapshot at once.
+        """
+        if self._index is None:
+            with self._update_lock:
+                if self._index is None:
+                    self._load()
+        elif time.monotonic() - self._checked_at >= self._refresh_seconds and self._update_lock.acquire(
+            blocking=False
+        ):
+            try:
+                self._catch_up()
+            finally:
+                self._update_lock.release()
+        assert self._index is not None
+        return self._index
+
+    def _load(self) -> None:
+        """Index everything the store holds (at start, or when the change feed no longer reaches
+        back to the last catch-up), reusing the terms of chunks the current index analysed."""
+        since = time.time_ns()  # before reading: a write during the read is re-read from the feed
+        self._checked_at = time.monotonic()
+        version = self._store.version()
+        self._store.refresh(version)  # maybe another process wrote: dense search sees it too
+        index = BM25Index(
+            self._store.chunks(), *self._bm25_params, analyzer=self._analyzer, previous=self._index
+        )
+        if self._question_weight > 0:
+            self._questions.rebuild(index.chunks)
+        self._documents = _by_document(index.chunks)
+        self._index, self._index_version, self._since, self._applied = index, version, since, {}
+
+    def _catch_up(self) -> None:
+        self._checked_at = time.monotonic()
+        version = self._store.version()
+        if version == self._index_version:
+            return
+        self._store.refresh(version)
+        feed = self._store.changes(self._since - CLOCK_MARGIN_NS)
+        if feed is None:
+            self._load()
+            return
+        fresh = [c for c in feed if c.id not in self._applied]
+        doc_ids = {d for c in fresh for d in c.doc_ids}
+        if doc_ids and self._index is not None:
+            chunks = self._store.chunks_of(doc_ids)
+            index = self._index.updated(doc_ids, chunks)
+            if self._question_weight > 0:
+                self._questions.update(doc_ids, chunks)
+            documents = {d: cs for d, cs in self._documents.items() if d not in doc_ids}
+            documents.update(_by_document(chunks))
+            self._index, self._documents = index, documents
+        self._applied.update((c.id, c.seq) for c in fresh)
+        self._since = max([self._since, *(c.seq for c in feed)])
+        self._applied = {i: seq for i, seq in self._applied.items() if seq > self._since - CLOCK_MARGIN_NS}
+        self._index_version = version
 
     def document_chunks(self, chunk: Chunk) -> list[Chunk]:
         """Every chunk of ``chunk``'s document in order, so the answerer can quote a whole section

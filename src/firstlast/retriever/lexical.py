@@ -100,7 +100,7 @@ class BM25Index:
         unique, counts = np.unique(ids, return_counts=True)
         return unique.astype(np.int32), counts.astype(np.int32)
 
-    def _assemble(self, chunks: list[Chunk | None], terms: list[_Terms | None]) -> None:
+    def _assemble(self, chunks: Sequence[Chunk | None], terms: Sequence[_Terms | None]) -> None:
         """Index ``chunks`` (None for a deleted row) from scratch, as one segment."""
         live = [r for r, c in enumerate(chunks) if c is not None]
         self._chunks = [chunks[r] for r in live]
@@ -168,11 +168,11 @@ class BM25Index:
             new._n += 1
             new._total += float(counts.sum())
         if added:
-            rows = range(first, first + len(added))
+            new_rows = range(first, first + len(added))
             new._alive = np.concatenate([new._alive, np.ones(len(added), dtype=bool)])
             lengths = np.array([float(c.sum()) for _, c in added])
             new._lengths = np.concatenate([new._lengths, lengths])
-            new._segments = (*new._segments, _segment(rows, added, len(new._vocab)))
+            new._segments = (*new._segments, _segment(new_rows, added, len(new._vocab)))
         dead = len(new._chunks) - new._n
         if dead > DEAD_SHARE * len(new._chunks):
             new._assemble(new._chunks, new._terms_of)  # renumber the live rows, one segment

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
@@ -82,6 +82,22 @@ class QuestionIndex:
             self._texts = texts
             self._words = [content_words(t) for t in texts]
             self._matrix = matrix
+
+    def update(self, doc_ids: Collection[str], chunks: Sequence[Chunk]) -> None:
+        """Replace the wordings of ``doc_ids`` by those their current ``chunks`` carry (none when
+        the documents were deleted); embeds only wordings it has not seen."""
+        pairs = list(dict.fromkeys((c.doc_id, w) for c in chunks for w in wordings(c, self._titles)))
+        added = [w for _, w in pairs]
+        vectors = self._vectors.get(added) if added else None
+        with self._lock:
+            keep = [i for i, d in enumerate(self._docs) if d not in doc_ids]
+            matrix = self._matrix[keep] if keep else None
+            if vectors is not None:
+                matrix = vectors if matrix is None else np.vstack([matrix, vectors])
+            self._docs = [self._docs[i] for i in keep] + [d for d, _ in pairs]
+            self._texts = [self._texts[i] for i in keep] + added
+            self._words = [self._words[i] for i in keep] + [content_words(t) for t in added]
+            self._matrix = matrix if matrix is not None else np.zeros((0, 1), dtype=np.float32)
 
     def match(self, vector: np.ndarray, question: str) -> dict[str, QuestionMatch]:
         """Per document with wordings: the closest one to the query (by cosine, then overlap)."""

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from firstlast.errors import BackendError
-from firstlast.retriever.chroma_store import KnowledgeStore, StoredDocument
+from firstlast.retriever.chroma_store import Change, KnowledgeStore, StoredDocument
 from firstlast.types import Chunk
 
 Fault = Literal["upsert", "delete", "search"]
@@ -68,3 +68,9 @@ class FaultyStore:
 
     def refresh(self, version: str) -> bool:
         return self.inner.refresh(version)
+
+    def changes(self, since: int) -> list[Change] | None:
+        return self.inner.changes(since)
+
+    def chunks_of(self, doc_ids: Iterable[str]) -> list[Chunk]:
+        return self.inner.chunks_of(doc_ids)
