@@ -10,12 +10,15 @@ write (its time and the documents it touched, deletions included), kept for a da
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
@@ -73,6 +76,54 @@ class KnowledgeStore(Protocol):
     def chunks_of(self, doc_ids: Iterable[str]) -> list[Chunk]: ...
 
 
+_T = TypeVar("_T")
+
+
+class _Gate:
+    """Many calls use the client at once; a reopen waits for them and holds new ones back."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._users = 0
+        self._reopening = False
+
+    @contextmanager
+    def using(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._reopening)
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._users -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def reopening(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._reopening)
+            self._reopening = True
+            self._cond.wait_for(lambda: self._users == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._reopening = False
+                self._cond.notify_all()
+
+
+def _client_call(method: Callable[..., _T]) -> Callable[..., _T]:
+    """Run a ChromaStore method while no reopen can swap its client."""
+
+    @functools.wraps(method)
+    def call(self: ChromaStore, *args: Any, **kwargs: Any) -> _T:
+        with self._gate.using():
+            return method(self, *args, **kwargs)
+
+    return call
+
+
 def _to_metadata(chunk: Chunk) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "doc_id": chunk.doc_id,
@@ -119,6 +170,7 @@ class ChromaStore:
             raise ValueError(f"collection name must have at least 3 characters, got {collection!r}")
         self._client = client
         self._name = collection
+        self._gate = _Gate()  # refresh() must not swap the client under another thread's call
         try:
             self._collection = client.get_or_create_collection(
                 collection,
@@ -163,6 +215,7 @@ class ChromaStore:
         return cls(client, collection)
 
     # -- writes ---------------------------------------------------------------------------------
+    @_client_call
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
             raise ValueError(f"got {len(chunks)} chunks but {len(vectors)} vectors")
@@ -177,6 +230,7 @@ class ChromaStore:
         if chunks:
             self._record(dict.fromkeys(c.doc_id for c in chunks))
 
+    @_client_call
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(doc_ids))
         removed, touched = 0, []
@@ -212,15 +266,17 @@ class ChromaStore:
         # Chroma's modify() replaces the whole metadata mapping, so merge with what is stored.
         self._collection.modify(metadata={**self._metadata(), **values})
 
+    @_client_call
     def record_embedding(self, name: str) -> None:
         """Remember which embedding model wrote the vectors; queries must use the same one."""
-        if self.embedding() != name:
+        if self._metadata().get("embedding") != name:  # not self.embedding(): no nested gate
             self._set_metadata(embedding=name)
 
     # -- reads ----------------------------------------------------------------------------------
     def _all(self, include: list[str]) -> dict[str, Any]:
         return self._collection.get(include=include)  # type: ignore[no-any-return,arg-type]
 
+    @_client_call
     def documents(self) -> dict[str, StoredDocument]:
         docs: dict[str, StoredDocument] = {}
         counts: dict[str, int] = {}
@@ -245,6 +301,7 @@ class ChromaStore:
             for doc_id, doc in docs.items()
         }
 
+    @_client_call
     def chunks(self) -> list[Chunk]:
         got = self._all(["documents", "metadatas"])
         return [
@@ -252,6 +309,7 @@ class ChromaStore:
             for cid, text, meta in zip(got["ids"], got["documents"] or [], got["metadatas"] or [])
         ]
 
+    @_client_call
     def chunks_of(self, doc_ids: Iterable[str]) -> list[Chunk]:
         """The current chunks of these documents (none of a deleted one)."""
         ids, out = list(dict.fromkeys(doc_ids)), []
@@ -265,6 +323,7 @@ class ChromaStore:
             ]
         return out
 
+    @_client_call
     def changes(self, since: int) -> list[Change] | None:
         """The writes after ``since`` (ns since the epoch) in the order they were made, or None when
         the feed no longer reaches back that far (the reader must reload everything)."""
@@ -277,6 +336,7 @@ class ChromaStore:
         ]
         return sorted(feed, key=lambda c: c.seq)
 
+    @_client_call
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         res = self._collection.query(  # Chroma returns fewer than k when the store is smaller
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
@@ -292,14 +352,17 @@ class ChromaStore:
             for cid, text, meta, dist in zip(ids, docs, metas, dists)
         ]
 
+    @_client_call
     def version(self) -> str:
         return str(self._metadata().get("kb_version", "0"))
 
+    @_client_call
     def embedding(self) -> str | None:
         """The embedding backend that wrote this collection's vectors (None before the first write)."""
         name = self._metadata().get("embedding")
         return str(name) if name else None
 
+    @_client_call
     def count(self) -> int:
         return int(self._collection.count())
 
@@ -311,10 +374,15 @@ class ChromaStore:
         up in counts, metadata and ``get`` (SQLite) at once, but not in dense search until the
         collection is opened again (measured: 30-60 ms at the sample KB's size). Writes of this
         process are already in its index and are recognised by the version they set. A Chroma
-        server (``chroma.mode=http``) is shared by every process and never needs this.
+        server (``chroma.mode=http``) is shared by every process and never needs this. Other calls
+        wait while the client is swapped (the reopen's time grows with the collection).
         """
         if self._path is None or version == self._known_version:
             return False
+        with self._gate.reopening():
+            return version != self._known_version and self._reopen(version)
+
+    def _reopen(self, version: str) -> bool:
         import chromadb
         from chromadb.config import Settings as ChromaClientSettings
 
