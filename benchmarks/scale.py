@@ -290,6 +290,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{asked['rss']:,.0f}", f"{reader.hello['load_s']:.1f}", load,
             )  # fmt: skip
             console.print(table)
+            stages = ("imported", "built", "minilm", "models", "kb")
+            console.print(
+                f"  serving process RSS at {size:,}: "
+                + ", ".join(f"{k} {reader.hello[k + '_rss']:,.0f} MB" for k in stages)
+                + f" (import the libraries; build(); MiniLM warm; Kiwi + Sudachi loaded; KB indexed in "
+                f"{reader.hello['load_s']:.1f} s)"
+            )
     console.print(
         f"Real: chunk text ({len(real)} eval-data articles, then synthetic help-center articles), query "
         f"vectors, the {args.sample} sampled chunks per size and the write→searchable articles. Bulk "

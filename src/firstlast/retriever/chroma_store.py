@@ -273,8 +273,18 @@ class ChromaStore:
             self._set_metadata(embedding=name)
 
     # -- reads ----------------------------------------------------------------------------------
+    _PAGE = 5000  # one get() of every record fails beyond ~32k chunks ("too many SQL variables")
+
     def _all(self, include: list[str]) -> dict[str, Any]:
-        return self._collection.get(include=include)  # type: ignore[no-any-return,arg-type]
+        got: dict[str, list[Any]] = {"ids": [], **{key: [] for key in include}}
+        offset = 0
+        while True:
+            page = self._collection.get(include=include, limit=self._PAGE, offset=offset)  # type: ignore[arg-type]
+            for key, values in got.items():
+                values += page[key] or []  # type: ignore[literal-required]
+            if len(page["ids"]) < self._PAGE:
+                return got
+            offset += self._PAGE
 
     @_client_call
     def documents(self) -> dict[str, StoredDocument]:
