@@ -11,7 +11,7 @@ from firstlast.ingest.loaders import load_path
 from firstlast.retriever import chroma_store
 from firstlast.retriever.hybrid import HybridRetriever, fuse
 from firstlast.testing.faulty import FaultyStore
-from firstlast.types import Chunk, Document, Question, Turn
+from firstlast.types import Chunk, Document, Hit, Question, Turn
 from firstlast.wiring import Services, build, build_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -229,3 +229,26 @@ def test_a_reader_behind_the_change_feed_reloads_everything(make_settings, embed
     writer.ingestor.ingest([Document("sync", "Sync", "Sync runs whenever the app is open.")], source="help")
     assert reader.retriever.retrieve(Question("When does sync run?"))[0].chunk.doc_id.endswith("sync")
     assert store.full_reads == 2
+
+
+def test_queries_do_not_wait_for_a_catch_up_in_progress(make_settings, embedder):
+    import threading
+
+    settings = make_settings()
+    writer = build(settings, embedder=embedder)
+    writer.ingestor.ingest([Document("plans", "Plans", "Plus costs eight dollars a month.")], source="help")
+    reader = build(settings, embedder=embedder)
+    question = Question("What is the zorblax widget?")
+    assert not any(h.chunk.doc_id.endswith("zorblax") for h in reader.retriever.retrieve(question))
+    writer.ingestor.ingest([Document("zorblax", "Widget", "The zorblax widget shows notes.")], source="help")
+
+    found: list[list[Hit]] = []
+    with reader.retriever._update_lock:  # another thread is catching up
+        query = threading.Thread(target=lambda: found.append(reader.retriever.retrieve(question)))
+        query.start()
+        query.join(60)
+        assert not query.is_alive()  # answered from the current snapshot without waiting
+    # (dense search, one Chroma in this process, may see it already; BM25 is the old snapshot)
+    assert not any(h.lexical_rank for h in found[0] if h.chunk.doc_id.endswith("zorblax"))
+    (hit, *_) = reader.retriever.retrieve(question)
+    assert hit.chunk.doc_id.endswith("zorblax") and hit.lexical_rank == 1
