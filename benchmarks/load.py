@@ -9,11 +9,14 @@ dir, then runs, all at once and bounded:
 - one admin upload of a ~140 KiB Markdown file (202 + poll where the server has jobs, else the
   synchronous answer), with ``/healthz`` timed every 50 ms while it runs.
 
-Prints messages/s, p50/p95/p99 of message posts, errors by status, ``/healthz`` p99 during the
-upload, and beside it the bare query rate of the same machine: ``bot.ask`` in one process, no HTTP.
+Each run gets a fresh copy of the ingested data dir. Scenarios: ``mix`` (the above) and
+``messages`` (customers only, no handoffs: the msg/s target), for every ``--workers`` count and
+MiniLM ``--runtimes`` (interleaved A/B in one invocation). Prints messages/s, p50/p95/p99 of message
+posts, errors by status, ``/healthz`` p99 during the upload, and beside it the bare query rates of
+the same machine in one process: ``bot.ask`` (no HTTP) and a bare embed + dense search (vanilla
+query-by-text); and the load average before and after each run (other work shares the CPU).
 
-    PYTHONPATH=src .venv/bin/python benchmarks/load.py --customers 16 --messages 10
-    cd /work/main && PYTHONPATH=src python /path/to/benchmarks/load.py   # the same load on other code
+    PYTHONPATH=src .venv/bin/python benchmarks/load.py --customers 16 --messages 10 --workers 1 2
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import argparse
 import collections
 import os
-import statistics
+import shutil
 import sys
 import tempfile
 import threading
@@ -55,8 +58,8 @@ def _questions() -> list[str]:
 
 
 class Load:
-    def __init__(self, base: str, questions: list[str], messages: int) -> None:
-        self.base, self.questions, self.messages = base, questions, messages
+    def __init__(self, base: str, questions: list[str], messages: int, handoffs: bool = True) -> None:
+        self.base, self.questions, self.messages, self.handoffs = base, questions, messages, handoffs
         self.latencies: list[float] = []
         self.statuses: collections.Counter[int] = collections.Counter()
         self.health: list[float] = []
@@ -78,7 +81,7 @@ class Load:
             for i in range(self.messages):
                 text = (
                     "I want to talk to a human"
-                    if (n + i) % 7 == 3
+                    if self.handoffs and (n + i) % 7 == 3
                     else self.questions[(n * 5 + i) % len(self.questions)]
                 )
                 start = time.perf_counter()
@@ -135,19 +138,86 @@ class Load:
                 time.sleep(0.05)
 
 
-def vanilla_rate(data_dir: Path, questions: list[str], seconds: float = 10.0) -> float:
-    """``bot.ask`` in one process, one question after another: the machine's bare query rate."""
+def vanilla_rates(
+    data_dir: Path, questions: list[str], runtime: str, seconds: float = 8.0
+) -> tuple[float, float]:
+    """The machine's bare query rates, one process, one question after another: ``bot.ask`` (the
+    whole answer, no HTTP, no database) and a bare embed + dense search (vanilla query-by-text)."""
     from firstlast.config import load_settings
     from firstlast.types import Question
     from firstlast.wiring import build
 
+    os.environ["FIRSTLAST_EMBEDDING__RUNTIME"] = runtime
     services = build(load_settings(data_dir=data_dir))
     services.bot.ask(Question(questions[0]))
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         services.bot.ask(Question(questions[done % len(questions)]))
         done += 1
-    return done / (time.perf_counter() - start)
+    ask = done / (time.perf_counter() - start)
+    embedder, store = services.embedder, services.store
+    done, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        store.dense_search(embedder.embed_query(questions[done % len(questions)]), 10)
+        done += 1
+    return ask, done / (time.perf_counter() - start)
+
+
+def run(
+    args: argparse.Namespace, seed_dir: Path, workdir: Path, runtime: str, workers: int, mix: bool
+) -> str:
+    """One load run on a fresh copy of the ingested data dir; a table row."""
+    questions = _questions()
+    data_dir = workdir / f"data-{runtime}-{workers}-{mix}"
+    shutil.copytree(seed_dir, data_dir)
+    env = {**_env(data_dir), "FIRSTLAST_EMBEDDING__RUNTIME": runtime}
+    before = os.getloadavg()[0]
+    with firstlast_server(env, timeout=300, workers=workers) as server:
+        warm = Load(server.base, questions, 2, handoffs=False)  # models, BM25 and caches in every worker
+        warmers = [threading.Thread(target=warm.customer, args=(n,)) for n in range(2 * workers)]
+        for thread in warmers:
+            thread.start()
+        for thread in warmers:
+            thread.join()
+        load = Load(server.base, questions, args.messages, handoffs=mix)
+        customers = [threading.Thread(target=load.customer, args=(n,)) for n in range(args.customers)]
+        agent = threading.Thread(target=load.agent)
+        prober = threading.Thread(target=load.healthz)
+        upload_time: list[float] = []
+        uploader = threading.Thread(target=lambda: upload_time.append(load.upload()))
+        start = time.perf_counter()
+        extra = [agent, prober, uploader] if mix else []
+        for thread in [*extra, *customers]:
+            thread.start()
+        for thread in customers:
+            thread.join()
+        wall = time.perf_counter() - start
+        load.customers_done.set()
+        for thread in extra:
+            thread.join()
+    during = os.getloadavg()[0]
+    ask, bare = vanilla_rates(data_dir, questions, runtime)
+    ms = [1000 * x for x in load.latencies]
+    errors = {code: n for code, n in sorted(load.statuses.items()) if code >= 400}
+    health = f"{1000 * _pct(load.health, 0.99):.0f} (n={len(load.health)})" if mix else "-"
+    upload = f"{upload_time[0]:.1f}" if upload_time else "-"
+    return (
+        f"| {runtime} | {workers} | {'mix' if mix else 'messages'} | {len(ms) / wall:.1f} | "
+        f"{_pct(ms, 0.5):.0f} | {_pct(ms, 0.95):.0f} | {_pct(ms, 0.99):.0f} | {errors or 'none'} | "
+        f"{health} | {upload} | {load.agent_replies if mix else '-'} | {ask:.1f} | {bare:.1f} | "
+        f"{before:.1f} / {during:.1f} |"
+    )
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FIRSTLAST_DATA_DIR": str(data_dir),
+        "FIRSTLAST_ANSWER__VOICE_PROFILE": str(REPO / "examples" / "voice.yaml"),
+        "FIRSTLAST_API__WIDGET_KEYS": f'["{KEYS["widget"]}"]',
+        "FIRSTLAST_API__AGENT_KEYS": f'["{KEYS["agent"]}"]',
+        "FIRSTLAST_API__ADMIN_KEYS": f'["{KEYS["admin"]}"]',
+    }
 
 
 def main() -> None:
@@ -156,55 +226,34 @@ def main() -> None:
     )
     parser.add_argument("--customers", type=int, default=16)
     parser.add_argument("--messages", type=int, default=10, help="per customer")
-    parser.add_argument("--label", default="", help="a name for this run in the table")
-    parser.add_argument("--no-upload", action="store_true", help="leave the upload out")
-    parser.add_argument("--no-agent", action="store_true", help="leave the agent out")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2], help="server processes")
+    parser.add_argument("--runtimes", nargs="+", default=["torch", "onnx"], help="MiniLM runtimes (A/B)")
+    parser.add_argument(
+        "--scenarios",
+        nargs="+",
+        default=["mix", "messages"],
+        choices=["mix", "messages"],
+        help="mix: customers + agent + upload; messages: customers only (the msg/s target)",
+    )
     args = parser.parse_args()
-    questions = _questions()
+    rows = []
     with tempfile.TemporaryDirectory(prefix="firstlast-load-") as tmp:
-        data_dir = Path(tmp) / "data"
-        env = {
-            **os.environ,
-            "FIRSTLAST_DATA_DIR": str(data_dir),
-            "FIRSTLAST_ANSWER__VOICE_PROFILE": str(REPO / "examples" / "voice.yaml"),
-            "FIRSTLAST_API__WIDGET_KEYS": f'["{KEYS["widget"]}"]',
-            "FIRSTLAST_API__AGENT_KEYS": f'["{KEYS["agent"]}"]',
-            "FIRSTLAST_API__ADMIN_KEYS": f'["{KEYS["admin"]}"]',
-        }
-        run_cli("ingest", str(SAMPLE_KB), env=env)
-        with firstlast_server(env) as server:
-            load = Load(server.base, questions, args.messages)
-            customers = [threading.Thread(target=load.customer, args=(n,)) for n in range(args.customers)]
-            agent = threading.Thread(target=load.agent)
-            prober = threading.Thread(target=load.healthz)
-            upload_time: list[float] = []
-            uploader = threading.Thread(target=lambda: upload_time.append(load.upload()))
-            start = time.perf_counter()
-            extra = ([] if args.no_agent else [agent]) + ([] if args.no_upload else [prober, uploader])
-            for thread in [*extra, *customers]:
-                thread.start()
-            for thread in customers:
-                thread.join()
-            wall = time.perf_counter() - start
-            load.customers_done.set()
-            for thread in extra:
-                thread.join()
-        rate = vanilla_rate(data_dir, questions)
-    ms = [1000 * x for x in load.latencies]
-    errors = {code: n for code, n in sorted(load.statuses.items()) if code >= 400}
-    print(f"\nload {args.label}: {args.customers} customers x {args.messages} messages + agent + upload")
+        seed = Path(tmp) / "seed"
+        run_cli("ingest", str(SAMPLE_KB), env=_env(seed))
+        for scenario in args.scenarios:  # interleaved: every runtime and worker count per scenario
+            for workers in args.workers:
+                for runtime in args.runtimes:
+                    row = run(args, seed, Path(tmp), runtime, workers, scenario == "mix")
+                    print(row, file=sys.stderr)
+                    rows.append(row)
+    print(f"\nload: {args.customers} customers x {args.messages} messages; mix adds an agent and an upload")
     print(
-        "| msg/s | p50 ms | p95 ms | p99 ms | errors by status | /healthz p99 ms (upload) | upload s "
-        "| agent replies | vanilla bot.ask q/s |"
+        "| MiniLM runtime | workers | scenario | msg/s | p50 ms | p95 ms | p99 ms | errors by status "
+        "| /healthz p99 ms (upload) | upload s | agent replies | vanilla bot.ask q/s "
+        "| vanilla embed+search q/s | load avg before / after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    print(
-        f"| {len(ms) / wall:.1f} | {_pct(ms, 0.5):.0f} | {_pct(ms, 0.95):.0f} | {_pct(ms, 0.99):.0f} | "
-        f"{errors or 'none'} | {1000 * _pct(load.health, 0.99):.0f} (n={len(load.health)}) | "
-        f"{upload_time[0] if upload_time else float('nan'):.1f} | {load.agent_replies} | {rate:.1f} |"
-    )
-    if ms:
-        print(f"mean {statistics.mean(ms):.0f} ms over {len(ms)} posts in {wall:.1f} s", file=sys.stderr)
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

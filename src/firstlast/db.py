@@ -446,4 +446,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute(f"PRAGMA busy_timeout={int(_BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
+    # WAL with synchronous=NORMAL (SQLite's recommendation for WAL) syncs at checkpoints, not at
+    # every commit: still never corrupt, but a power cut may lose the last commits. FULL spent ~8 ms
+    # on fsync per commit here while holding the write lock, capping the server near 100 msg/s.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -102,18 +102,19 @@ def _embedding_for(settings: Settings, store: KnowledgeStore) -> tuple[Embedder,
     knowledge base may mix English and Japanese/Korean. A knowledge base written by one model before
     families existed keeps that model.
     """
-    backend, batch = settings.embedding.backend, settings.embedding.batch_size
-    if backend != "auto":
-        return build_embedder(backend, batch, settings.embedding.threads), store
+    config = settings.embedding
+
+    def make(backend: str) -> Embedder:
+        return build_embedder(
+            backend, config.batch_size, config.threads, runtime=config.runtime, cache_dir=config.cache_dir
+        )
+
+    if config.backend != "auto":
+        return make(config.backend), store
     recorded = store.embedding()
     if recorded in ("minilm", "e5"):
-        return build_embedder(recorded, batch, settings.embedding.threads), store
-    embedder = FamilyEmbedder(
-        {
-            "latin": lambda: build_embedder("minilm", batch),
-            "cjk": lambda: build_embedder("e5", batch, settings.embedding.threads),
-        }
-    )
+        return make(recorded), store
+    embedder = FamilyEmbedder({"latin": lambda: make("minilm"), "cjk": lambda: make("e5")})
     return embedder, FamilyStore({"latin": store, "cjk": build_store(settings, "_cjk")})
 
 

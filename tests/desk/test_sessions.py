@@ -105,6 +105,8 @@ def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(services: Services) -> None
         raw: Any = connection.connection.dbapi_connection
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert raw.execute("PRAGMA busy_timeout").fetchone()[0] >= 1000
+        # NORMAL (1): no fsync per commit while the write lock is held (FULL capped the message rate)
+        assert raw.execute("PRAGMA synchronous").fetchone()[0] == 1
 
 
 def test_a_database_failure_is_a_503_without_sql_or_ids(services: Services) -> None:

@@ -1,0 +1,51 @@
+"""MiniLM on onnxruntime gives sentence-transformers' vectors, exported once from the packaged
+weights (issue #13: the query embedding was most of an answer's time)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from firstlast.retriever.embeddings import MiniLMEmbedder, ModelTurns
+
+TEXTS = [
+    "How do I reset my password?",
+    "Invoices can be downloaded as PDF from Billing > History. " * 30,  # longer than 256 tokens
+    "パスワードを変更するには？",
+    "",
+    "a",
+    *(f"Article {i} about refunds, plans and the number {i}." for i in range(ModelTurns.SLICE + 2)),
+]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[MiniLMEmbedder, Path]:
+    cache = tmp_path_factory.mktemp("models")
+    return MiniLMEmbedder(runtime="onnx", cache_dir=cache), cache
+
+
+def test_onnx_vectors_equal_sentence_transformers(exported: tuple[MiniLMEmbedder, Path]) -> None:
+    onnx, _ = exported
+    torch = MiniLMEmbedder(runtime="torch")
+    documents = onnx.embed_documents(TEXTS)
+    assert documents.shape == (len(TEXTS), 384) and documents.dtype == np.float32
+    assert np.max(1 - np.sum(documents * torch.embed_documents(TEXTS), axis=1)) < 1e-5
+    for text in TEXTS[:4]:
+        assert float(onnx.embed_query(text) @ torch.embed_query(text)) > 1 - 1e-5
+
+
+def test_the_export_is_kept_and_reused(exported: tuple[MiniLMEmbedder, Path]) -> None:
+    _, cache = exported
+    (model,) = cache.glob("minilm-*.onnx")
+    written = model.stat().st_mtime_ns
+    again = MiniLMEmbedder(runtime="onnx", cache_dir=cache)
+    assert again.embed_query("refund") @ exported[0].embed_query("refund") > 1 - 1e-6
+    assert [p.name for p in cache.iterdir()] == [model.name]  # no second export, no temporary left
+    assert model.stat().st_mtime_ns == written
+
+
+def test_an_unknown_runtime_is_refused() -> None:
+    with pytest.raises(ValueError, match="'tensorflow'"):
+        MiniLMEmbedder(runtime="tensorflow")
