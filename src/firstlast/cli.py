@@ -66,7 +66,7 @@ def _quiet_libraries() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     logging.basicConfig(level=os.environ.get("FIRSTLAST_LOG_LEVEL", "WARNING"), stream=sys.stderr)
-    for name in ("chromadb", "httpx", "sentence_transformers", "transformers", "bm25s"):
+    for name in ("chromadb", "httpx", "sentence_transformers", "transformers"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         from transformers.utils import logging as hf_logging

@@ -173,6 +173,6 @@ def log_config(level: str) -> dict[str, Any]:
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
             "firstlast.access": {"level": "INFO"},
             "alembic": {"level": "WARNING"},
-            **{name: {"level": "ERROR"} for name in ("chromadb", "httpx", "sentence_transformers", "bm25s")},
+            **{name: {"level": "ERROR"} for name in ("chromadb", "httpx", "sentence_transformers")},
         },
     }
