@@ -61,7 +61,7 @@ class QuestionMatch:
     wording: str
     similarity: float  # cosine of the query and the wording
     overlap: float  # shared content words, over the larger of the two word sets
-    # cosine of what each says that the other does not (1: the query adds nothing; 0: not measured)
+    # cosine of what each says that the other does not (1: either adds nothing; 0: not measured)
     residual: float = 0.0
 
 

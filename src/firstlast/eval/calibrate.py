@@ -129,8 +129,18 @@ def leave_one_dataset_out(
     return out
 
 
-def _fit_offset(offset: np.ndarray, xn: np.ndarray, y: np.ndarray, c: float) -> np.ndarray:
-    """L2 logistic weights for ``xn`` (unscaled) on top of a fixed logit ``offset``."""
+# Question features that can only make a reply more likely right (a closer or more shared question);
+# their weights are kept >= 0, so a few noisy rows cannot turn their meaning around.
+NON_NEGATIVE = frozenset(
+    {"question_match", "question_overlap", "question_residual", "learned_match", "learned_overlap"}
+)
+
+
+def _fit_offset(
+    offset: np.ndarray, xn: np.ndarray, y: np.ndarray, c: float, names: Sequence[str] = ()
+) -> np.ndarray:
+    """L2 logistic weights for ``xn`` (unscaled) on top of a fixed logit ``offset``; the weights of
+    ``names`` in :data:`NON_NEGATIVE` are kept >= 0."""
     from scipy.optimize import minimize
 
     std = xn.std(axis=0)
@@ -143,7 +153,9 @@ def _fit_offset(offset: np.ndarray, xn: np.ndarray, y: np.ndarray, c: float) -> 
         value = -np.sum(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + 0.5 / c * float(w @ w)
         return float(value), (xn / std).T @ (p - y) + w / c
 
-    result: np.ndarray = minimize(loss, np.zeros(xn.shape[1]), jac=True, method="L-BFGS-B").x / std
+    bounds = [(0.0, None) if name in NON_NEGATIVE else (None, None) for name in names] or None
+    start = np.zeros(xn.shape[1])
+    result: np.ndarray = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x / std
     return result
 
 
@@ -166,7 +178,7 @@ def extend(
         [base.bias + sum(w * s.signals.get(f, 0.0) for f, w in base.weights.items()) for s in samples]
     )
     xn = x[:, [FEATURES.index(f) for f in new]]
-    fitted = _fit_offset(offset, xn, y, c)
+    fitted = _fit_offset(offset, xn, y, c, new)
     weights = {**base.weights, **dict(zip(new, map(float, fitted)))}
     calibrator = Calibrator(weights, base.bias, base.iso_x, base.iso_y, meta=dict(base.meta))
     predicted = np.array([calibrator.raw(s.signals) for s in samples])
@@ -179,13 +191,13 @@ def extend(
         test = order[k::folds]
         train = np.setdiff1d(np.arange(len(y)), test)
         cross[test] = _predict_offset(
-            offset[test], xn[test], _fit_offset(offset[train], xn[train], y[train], c)
+            offset[test], xn[test], _fit_offset(offset[train], xn[train], y[train], c, new)
         )
     left_out: dict[str, Any] = {}
     groups = sorted({s.group for s in samples})
     for group in groups if len(groups) > 1 else []:
         test = np.array([s.group == group for s in samples])
-        p = _predict_offset(offset[test], xn[test], _fit_offset(offset[~test], xn[~test], y[~test], c))
+        p = _predict_offset(offset[test], xn[test], _fit_offset(offset[~test], xn[~test], y[~test], c, new))
         sub = test & np.any(xn != 0, axis=1)
         ps, ys = p[sub[test]].tolist(), y[sub].astype(bool).tolist()
         left_out[group] = {"samples": len(ys), "auroc": auroc(ps, ys), "ece": ece(ps, ys)}

@@ -12,7 +12,7 @@ discount?* and *Do you offer a discount for non-profit organisations?* differ in
 same (charities, non-profit organisations); *Do you offer a discount for students?* differs in a
 qualifier the learned question does not cover. So for the closest documents the words each side
 lacks (the query's words missing from the wording, and the wording's missing from the query) are
-embedded and compared: ``residual`` is their cosine (1 when the query adds nothing).
+embedded and compared: ``residual`` is their cosine (1 when either side adds nothing).
 
     >>> index = QuestionIndex(embedder); index.rebuild(store.chunks())
     >>> index.match(embedder.embed_query("Can I pay by invoice?"), "Can I pay by invoice?")
@@ -157,15 +157,15 @@ class QuestionIndex:
         self, question: str, asked: set[str], wanted: Sequence[tuple[str, set[str]]]
     ) -> list[float]:
         """Cosine of what the query says beyond each wording (and beyond the document's own text)
-        and what the wording says beyond the query: 1 when the query adds nothing; the whole wording
-        stands in when it adds nothing."""
+        and what the wording says beyond the query; 1 when either adds nothing (the same question,
+        or one that only narrows or widens the other)."""
         pairs = []
         for wording, answer in wanted:
             said = set(tokenize(wording))
             extra = residual_text(question, asked & (said | answer))
-            pairs.append((extra, residual_text(wording, asked & said) or wording))
-        texts = list(dict.fromkeys(t for pair in pairs for t in pair if pair[0]))
+            pairs.append((extra, residual_text(wording, asked & said)))
+        texts = list(dict.fromkeys(t for pair in pairs if all(pair) for t in pair))
         if not texts:
             return [1.0] * len(pairs)
         vectors = dict(zip(texts, self._embedder.embed_documents(texts)))
-        return [float(np.dot(vectors[a], vectors[b])) if a else 1.0 for a, b in pairs]
+        return [float(np.dot(vectors[a], vectors[b])) if a and b else 1.0 for a, b in pairs]
