@@ -61,6 +61,8 @@ class QuestionMatch:
     wording: str
     similarity: float  # cosine of the query and the wording
     overlap: float  # shared content words, over the larger of the two word sets
+    # cosine of what each says that the other does not (1: either adds nothing; 0: not measured)
+    residual: float = 0.0
 
 
 @dataclass(frozen=True)

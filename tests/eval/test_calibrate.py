@@ -120,3 +120,30 @@ def test_extending_a_calibration_fits_learned_matches_and_leaves_other_replies_a
     close = {"dense_top": 0.5, "learned": 1.0, "learned_match": 0.95, "question_match": 0.95}
     weak = {**close, "learned_match": 0.4, "question_match": 0.4}
     assert extended.probability(close) > 0.7 > 0.3 > extended.probability(weak)
+
+
+def test_an_extension_is_validated_where_it_applies_and_keeps_closeness_weights_non_negative() -> None:
+    from firstlast.eval.calibrate import extend
+
+    base = Calibrator({"dense_top": 4.0}, -2.0)
+    rng = np.random.default_rng(5)
+    samples = []
+    for group in ("first", "second"):
+        for _ in range(150):  # a noisy residual that happens to go the wrong way in this data
+            match, residual = float(rng.uniform(0.3, 1.0)), float(rng.uniform())
+            right = bool(rng.uniform() < (match - 0.3) / 0.7 - 0.2 * residual)
+            signals = {
+                "dense_top": 0.5,
+                "learned": 1.0,
+                "question_match": match,
+                "question_residual": residual,
+            }
+            samples.append(Sample(signals, right, True, group))
+        samples += [Sample({"dense_top": 0.6}, True, True, group)] * 20  # no question feature applies
+    _, report = extend(base, samples)
+    assert report["fitted"]["question_residual"] == 0.0  # a closeness signal cannot count against a reply
+    assert report["fitted"]["question_match"] > 0
+    applied = report["where_applied"]
+    assert applied["cross_validated"]["auroc"] > 0.6
+    assert set(applied["leave_one_dataset_out"]) == {"first", "second"}
+    assert all(v["samples"] == 150 for v in applied["leave_one_dataset_out"].values())

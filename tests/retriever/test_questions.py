@@ -3,7 +3,8 @@ merged wording) and FAQ titles that are questions are indexed, and a query finds
 
 from __future__ import annotations
 
-from firstlast.retriever.questions import QuestionIndex, is_question, wordings
+from firstlast.retriever.questions import QuestionIndex, is_question, residual_text, wordings
+from firstlast.retriever.text import content_words
 from firstlast.types import Chunk
 
 
@@ -68,3 +69,42 @@ def test_faq_titles_are_indexed_only_when_asked_for(embedder) -> None:
     index = QuestionIndex(embedder)
     index.rebuild([faq, learned])
     assert len(index) == 1 and wordings(faq, titles=False) == []
+
+
+def test_the_residual_is_what_each_side_says_beyond_the_other() -> None:
+    question, wording = (
+        "Can charities get a discount?",
+        "Do you offer a discount for non-profit organisations?",
+    )
+    shared = content_words(question) & content_words(wording)
+    assert residual_text(question, shared) == "charities get"
+    assert residual_text(wording, shared) == "offer non profit organisations"
+    assert residual_text("Do you offer a discount?", content_words(wording)) == ""
+    # Japanese: the characters no shared bigram covers, runs of kana alone (particles) dropped
+    asked, known = "マイナンバーカードの再発行の窓口", "マイナンバーカードの申請の窓口"
+    shared = content_words(asked) & content_words(known)
+    assert residual_text(asked, shared) == "再発行"
+    assert residual_text(known, shared) == "申請"
+
+
+def test_a_paraphrase_differs_from_the_known_question_in_words_that_mean_the_same(embedder) -> None:
+    learned = Chunk(
+        "learned/1#0",
+        "learned/1",
+        "Yes: registered non-profit organisations get 50% off the Team plan.",
+        "Do you offer a discount for non-profit organisations?",
+        source="learned",
+    )
+    index = QuestionIndex(embedder)
+    index.rebuild([learned])
+
+    def residual(question: str) -> float:
+        return index.match(embedder.embed_query(question), question)["learned/1"].residual
+
+    paraphrase, near_miss = (
+        residual("Can charities get a discount?"),
+        residual("Is there a discount for students?"),
+    )
+    assert paraphrase > near_miss + 0.15, (paraphrase, near_miss)
+    assert residual("Is there a non-profit discount on the Team plan?") == 1.0  # the answer says the rest
+    assert residual("How do I reset my password?") == 0.0  # no shared word: not compared

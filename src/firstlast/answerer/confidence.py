@@ -42,6 +42,9 @@ FEATURES = (
     "learned",  # 1 when the answering document is a learned (approved) entry
     "learned_match",  # question_match when it is: a learned entry's own slope
     "learned_overlap",  # question_overlap when it is
+    # cosine of what the question and that wording say beyond each other (1: the question adds
+    # nothing; low: a qualifier the known question does not cover, "for students" vs "non-profits")
+    "question_residual",
 )
 # 0 unless the answering document answers known questions: ``eval calibrate --base`` fits only these
 QUESTION_FEATURES = FEATURES[FEATURES.index("question_match") :]
@@ -85,6 +88,7 @@ def signals(
     if answer_hit.question is not None:
         match = answer_hit.question
         out["question_match"], out["question_overlap"] = match.similarity, match.overlap
+        out["question_residual"] = match.residual
         rival = 0.0
         for hit in hits:
             if hit.question is not None and hit.chunk.doc_id != answer_hit.chunk.doc_id:

@@ -129,26 +129,20 @@ def leave_one_dataset_out(
     return out
 
 
-def extend(
-    base: Calibrator, samples: Sequence[Sample], *, c: float = 0.3
-) -> tuple[Calibrator, dict[str, Any]]:
-    """Fit only the question features ``base`` does not weigh, with ``base``'s logit as a fixed offset.
+# Question features that can only make a reply more likely right (a closer or more shared question);
+# their weights are kept >= 0, so a few noisy rows cannot turn their meaning around.
+NON_NEGATIVE = frozenset(
+    {"question_match", "question_overlap", "question_residual", "learned_match", "learned_overlap"}
+)
 
-    The new features (question matches, learned entries) are 0 wherever they do not apply, so a
-    reply that does not come from a learned entry keeps exactly the confidence ``base`` gave it:
-    quality on unrelated questions cannot move, while learned matches get a fitted weight.
-    """
+
+def _fit_offset(
+    offset: np.ndarray, xn: np.ndarray, y: np.ndarray, c: float, names: Sequence[str] = ()
+) -> np.ndarray:
+    """L2 logistic weights for ``xn`` (unscaled) on top of a fixed logit ``offset``; the weights of
+    ``names`` in :data:`NON_NEGATIVE` are kept >= 0."""
     from scipy.optimize import minimize
 
-    new = [f for f in QUESTION_FEATURES if f not in base.weights]
-    if not new:
-        raise InvalidInput("the base calibration already weighs every feature")
-    x, y = _matrix(samples)
-    offset = np.array(
-        [base.bias + sum(w * s.signals.get(f, 0.0) for f, w in base.weights.items()) for s in samples]
-    )
-    cols = [FEATURES.index(f) for f in new]
-    xn = x[:, cols]
     std = xn.std(axis=0)
     std[std == 0] = 1.0
 
@@ -159,20 +153,80 @@ def extend(
         value = -np.sum(y * np.log(p + eps) + (1 - y) * np.log(1 - p + eps)) + 0.5 / c * float(w @ w)
         return float(value), (xn / std).T @ (p - y) + w / c
 
-    fitted = minimize(loss, np.zeros(len(new)), jac=True, method="L-BFGS-B").x / std
+    bounds = [(0.0, None) if name in NON_NEGATIVE else (None, None) for name in names] or None
+    start = np.zeros(xn.shape[1])
+    result: np.ndarray = minimize(loss, start, jac=True, method="L-BFGS-B", bounds=bounds).x / std
+    return result
+
+
+def extend(
+    base: Calibrator, samples: Sequence[Sample], *, c: float = 0.3, folds: int = 5, seed: int = 0
+) -> tuple[Calibrator, dict[str, Any]]:
+    """Fit only the question features ``base`` does not weigh, with ``base``'s logit as a fixed offset.
+
+    The new features (question matches, learned entries) are 0 wherever they do not apply, so a
+    reply that does not come from a learned entry keeps exactly the confidence ``base`` gave it:
+    quality on unrelated questions cannot move, while learned matches get a fitted weight. Validated
+    like :func:`calibrate` on the replies the new features apply to: ``cross_validated`` (k folds)
+    and ``leave_one_dataset_out`` (fitted on the other files, scored on the left-out one).
+    """
+    new = [f for f in QUESTION_FEATURES if f not in base.weights]
+    if not new:
+        raise InvalidInput("the base calibration already weighs every feature")
+    x, y = _matrix(samples)
+    offset = np.array(
+        [base.bias + sum(w * s.signals.get(f, 0.0) for f, w in base.weights.items()) for s in samples]
+    )
+    xn = x[:, [FEATURES.index(f) for f in new]]
+    fitted = _fit_offset(offset, xn, y, c, new)
     weights = {**base.weights, **dict(zip(new, map(float, fitted)))}
     calibrator = Calibrator(weights, base.bias, base.iso_x, base.iso_y, meta=dict(base.meta))
     predicted = np.array([calibrator.raw(s.signals) for s in samples])
     labels = y.astype(bool).tolist()
+    # Validation on the replies a question feature applies to (elsewhere base decides alone).
+    applies = np.flatnonzero(np.any(xn != 0, axis=1))
+    cross = predicted.copy()
+    order = np.random.default_rng(seed).permutation(applies)
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(np.arange(len(y)), test)
+        cross[test] = _predict_offset(
+            offset[test], xn[test], _fit_offset(offset[train], xn[train], y[train], c, new)
+        )
+    left_out: dict[str, Any] = {}
+    groups = sorted({s.group for s in samples})
+    for group in groups if len(groups) > 1 else []:
+        test = np.array([s.group == group for s in samples])
+        p = _predict_offset(offset[test], xn[test], _fit_offset(offset[~test], xn[~test], y[~test], c, new))
+        sub = test & np.any(xn != 0, axis=1)
+        ps, ys = p[sub[test]].tolist(), y[sub].astype(bool).tolist()
+        left_out[group] = {"samples": len(ys), "auroc": auroc(ps, ys), "ece": ece(ps, ys)}
+    on = [labels[i] for i in applies]
     report: dict[str, Any] = {
         "samples": len(y),
         "positives": int(y.sum()),
+        "applies_to": len(applies),
         "fitted": dict(zip(new, map(float, fitted))),
         "in_sample": {"auroc": auroc(predicted.tolist(), labels), "ece": ece(predicted.tolist(), labels)},
+        "where_applied": {
+            "in_sample": {
+                "auroc": auroc(predicted[applies].tolist(), on),
+                "ece": ece(predicted[applies].tolist(), on),
+            },
+            "cross_validated": {
+                "auroc": auroc(cross[applies].tolist(), on),
+                "ece": ece(cross[applies].tolist(), on),
+            },
+            "leave_one_dataset_out": left_out,
+        },
         "by_file": _by_group(samples, predicted, labels),
     }
     meta = {**dict(base.meta), "extended_on": sorted({s.group for s in samples}), "extension": report}
     return Calibrator(weights, base.bias, base.iso_x, base.iso_y, meta=meta), report
+
+
+def _predict_offset(offset: np.ndarray, xn: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(offset + xn @ weights, -30, 30)))
 
 
 def calibrate(
