@@ -20,7 +20,7 @@ from typing import Any, cast
 from firstlast.bot import Bot
 from firstlast.db import utcnow
 from firstlast.desk.notify import Notifications
-from firstlast.desk.state import conversation_state, handoff_question, history
+from firstlast.desk.state import conversation_state, handoff_question, history, page_of
 from firstlast.desk.store import DeskStore, DeskTransaction
 from firstlast.errors import InvalidInput
 from firstlast.handoff.hours import BusinessHours
@@ -119,7 +119,8 @@ class CustomerTurns:
         with self._store.transaction() as tx:  # read, then let go: the bot works outside a transaction
             seen = tx.conversation(conversation_id)
             offered = tx.offered_handoff(seen.id) is not None if seen.status == State.OFFERED else False
-        prepared = self._prepare(seen, offered, text, on_delta)
+        page = page_of(context, seen.context)
+        prepared = self._prepare(seen, offered, text, page, on_delta)
         with self._notify.batch() as outgoing, self._store.transaction() as tx:
             conv = tx.conversation(conversation_id)
             if context:
@@ -135,7 +136,7 @@ class CustomerTurns:
             return posted
 
     def _prepare(
-        self, conv: Conversation, offered: bool, text: str, on_delta: OnDelta | None
+        self, conv: Conversation, offered: bool, text: str, page: str, on_delta: OnDelta | None
     ) -> Outcome | None:
         """The bot's outcome for a message that will go to the bot, worked out before the write
         transaction opens (retrieval and answering, maybe an LLM, hold no database lock); None when
@@ -156,7 +157,8 @@ class CustomerTurns:
             return None
         earlier = list(conv.messages)
         state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
-        return self._bot.ask(Question(text, history(earlier), conv.channel), state, on_delta=on_delta)
+        question = Question(text, history(earlier), conv.channel, page=page)
+        return self._bot.ask(question, state, on_delta=on_delta)
 
     def _to_bot(
         self,
@@ -178,7 +180,9 @@ class CustomerTurns:
         outcome = prepared
         if outcome is None:  # not foreseen before the transaction (the conversation changed)
             state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
-            question = Question(customer.text, history(earlier), conv.channel)
+            question = Question(
+                customer.text, history(earlier), conv.channel, page=page_of(customer.context, conv.context)
+            )
             outcome = self._bot.ask(question, state, on_delta=on_delta)
         decision, draft = outcome.decision, outcome.draft
         reply = self._bot_says(
