@@ -94,6 +94,7 @@ def main() -> None:
     parser.add_argument("--with-tags", action="store_true")
     parser.add_argument("--k1", type=float, default=BM25_K1)
     parser.add_argument("--b", type=float, default=BM25_B)
+    parser.add_argument("--rrf-k", nargs="+", type=int, default=[60], help="reciprocal rank constants")
     args = parser.parse_args()
     for name in args.datasets:
         _, docs = load_path(EVALDATA / name / "kb.jsonl")
@@ -123,12 +124,17 @@ def main() -> None:
             took = time.time() - started
             lexical_docs = [list(dict.fromkeys(c.doc_id for c, _ in lx)) for lx in lexical_lists]
             rows.append((f"bm25 {mode}", lexical_docs))
-            for weight in args.weights:
-                fused = [
-                    [h.chunk.doc_id for h in fuse(d, lx, k=args.candidates, dense_weight=weight)]
-                    for d, lx in zip(dense_lists, lexical_lists)
-                ]
-                rows.append((f"{mode} + e5 wd={weight}", [list(dict.fromkeys(f)) for f in fused]))
+            for rrf_k in args.rrf_k:
+                for weight in args.weights:
+                    fused = [
+                        [
+                            h.chunk.doc_id
+                            for h in fuse(d, lx, k=args.candidates, rrf_k=rrf_k, dense_weight=weight)
+                        ]
+                        for d, lx in zip(dense_lists, lexical_lists)
+                    ]
+                    label = f"{mode} + e5 wd={weight}" + (f" k={rrf_k}" if len(args.rrf_k) > 1 else "")
+                    rows.append((label, [list(dict.fromkeys(f)) for f in fused]))
             print(f"{name}: {mode} analysed and searched in {took:.0f}s")
         coverage = "" if done.all() else f", dense over {done.sum()} of {len(chunks)} chunks only"
         label = f"{name} with tags" if args.with_tags else name

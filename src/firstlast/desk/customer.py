@@ -132,7 +132,7 @@ class CustomerTurns:
                 posted = self._answer_offer(tx, conv, earlier, customer, outgoing, on_delta)
                 conv = tx.conversation(conv.id)  # the offer is answered or set aside
             if posted is None:
-                posted = self._to_bot(tx, conv, earlier, customer, outgoing, on_delta, prepared)
+                posted = self._to_bot(tx, conv, earlier, customer, outgoing, on_delta, prepared, page)
             return posted
 
     def _prepare(
@@ -169,6 +169,7 @@ class CustomerTurns:
         outgoing: list[tuple[str, Handoff]],
         on_delta: OnDelta | None,
         prepared: Outcome | None = None,
+        page: str = "",
     ) -> PostedMessage:
         conv = replace(conv, status=CONVERSATION.next(conv.status, Event.MESSAGE))
         tx.save_conversation(conv)
@@ -180,9 +181,7 @@ class CustomerTurns:
         outcome = prepared
         if outcome is None:  # not foreseen before the transaction (the conversation changed)
             state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
-            question = Question(
-                customer.text, history(earlier), conv.channel, page=page_of(customer.context, conv.context)
-            )
+            question = Question(customer.text, history(earlier), conv.channel, page=page)
             outcome = self._bot.ask(question, state, on_delta=on_delta)
         decision, draft = outcome.decision, outcome.draft
         reply = self._bot_says(
