@@ -7,8 +7,8 @@ page; the page's vector added with weight w (dense) and/or its words added to BM
 (lexical); and the tag simply written in front of the question (what the earlier sweep measured,
 which a product cannot do: the page would then count as much as the question).
 
-The e5 vectors of the chunks are read from an ``eval run`` store (``--store``: its
-``chroma`` folder), so nothing is embedded twice; questions and pages are embedded once and cached.
+The e5 vectors of the chunks are read from an ``eval run`` store (``--store``: its ``chroma``
+folder) or embedded once; all vectors are cached (``--cache``), so a rerun costs BM25 time only.
 
     .venv/bin/python benchmarks/page_hint_sweep.py --store /tmp/eval/smartstore_faq_ko/store/chroma
 """
@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from lexical_sweep import EVALDATA
+from lexical_sweep import EVALDATA, dense_vectors
 
 from firstlast.eval.datasets import load_questions
 from firstlast.eval.metrics import recall_at, reciprocal_rank
@@ -35,23 +35,11 @@ from firstlast.retriever.hybrid import fuse
 from firstlast.retriever.lexical import BM25Index
 
 
-def store_vectors(store: Path, ids: list[str]) -> np.ndarray:
-    """The chunks' e5 vectors from an eval run's Chroma store (its CJK family collection)."""
-    import chromadb
-
-    client = chromadb.PersistentClient(path=str(store))
-    name = next(c.name for c in client.list_collections() if c.name.endswith("_cjk"))
-    got = client.get_collection(name).get(ids=ids, include=["embeddings"])
-    by_id = dict(zip(got["ids"], got["embeddings"]))
-    missing = [i for i in ids if i not in by_id]
-    if missing:
-        raise SystemExit(f"{len(missing)} chunks are not in {store} (e.g. {missing[0]}); chunking differs")
-    return np.asarray([by_id[i] for i in ids], dtype=np.float32)
-
-
 def embed_cached(texts: list[str], path: Path) -> np.ndarray:
     if path.exists():
         return np.load(path)
+    if not texts:
+        return np.zeros((0, 0), dtype=np.float32)
     embedder = build_embedder("e5")
     out = np.stack([embedder.embed_query(t) for t in texts])
     np.save(path, out)
@@ -61,33 +49,39 @@ def embed_cached(texts: list[str], path: Path) -> np.ndarray:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--dataset", default="smartstore_faq_ko")
-    parser.add_argument("--store", type=Path, required=True)
+    parser.add_argument("--store", type=Path, help="an eval run's chroma folder (else e5 embeds the KB once)")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/cjk-cache"))
     parser.add_argument("--weights", nargs="+", type=float, default=[0.2, 0.3, 0.5, 1.0])
     parser.add_argument("--candidates", type=int, default=40)
+    parser.add_argument("--lexical-only", action="store_true", help="BM25 alone: no e5 at all")
     args = parser.parse_args()
     name = args.dataset
     _, docs = load_path(EVALDATA / name / "kb.jsonl")
     chunks = [c for d in docs for c in Chunker(256, 32).chunk(d)]
-    matrix = store_vectors(args.store, [c.id for c in chunks])
     items = [
         i for i in load_questions(EVALDATA / name / "questions.jsonl", tags_as_page=True) if i.answerable
     ]
     golds = [i.gold_doc_ids for i in items]
     questions = [i.question.text for i in items]
     pages = [i.question.page for i in items]
-    args.cache.mkdir(parents=True, exist_ok=True)
-    qvec = embed_cached(questions, args.cache / f"{name}-page-q.npy")
-    joined = embed_cached(
-        [f"{p} {q}" if p else q for p, q in zip(pages, questions)], args.cache / f"{name}-page-joined.npy"
-    )
     unique = sorted({p for p in pages if p})
-    pvec_of = dict(zip(unique, embed_cached(unique, args.cache / f"{name}-page-p.npy")))
+    if args.lexical_only:
+        matrix = qvec = joined = np.zeros((len(items), 0), dtype=np.float32)
+        args.weights = []
+    else:
+        matrix, _, qvec = dense_vectors(name, chunks, questions, args.cache, "-page-q", args.store)
+        texts = [f"{p} {q}" if p else q for p, q in zip(pages, questions)]
+        joined = embed_cached(texts, args.cache / f"{name}-page-joined.npy")
+    pvec_of = dict(
+        zip(unique, embed_cached(unique if args.weights else [], args.cache / f"{name}-page-p.npy"))
+    )
     index = BM25Index(chunks, analyzer=TextAnalyzer())
     analyzer = TextAnalyzer()
 
     def dense(vectors: np.ndarray) -> list[list[tuple]]:
-        out = []
+        out: list[list[tuple]] = []
+        if args.lexical_only:
+            return [[] for _ in vectors]
         for v in vectors:
             scores = matrix @ v
             top = np.argsort(-scores)[: args.candidates]
