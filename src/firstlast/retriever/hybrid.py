@@ -154,8 +154,8 @@ class HybridRetriever:
         return vector
 
     def query_tokens(self, question: Question) -> list[str]:
-        """The question's tokens, then those of its earlier turns and of the page it was asked on
-        that it does not already have (each once: a hint adds words, it never outweighs them)."""
+        """The question's tokens, then those of its earlier turns and of the page it was asked on that
+        it does not already have (a page's words once each: a hint adds words, it never outweighs them)."""
         tokens = self._analyzer.tokens(question.text)
         history = self._history(question)
         if history and self._history_weight > 0:
