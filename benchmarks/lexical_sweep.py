@@ -11,6 +11,7 @@ context a help widget knows; the dataset's README, "Caveats"), where the questio
 
 A partial vector cache (``<name>-e5-partial.npy`` with ``<name>-e5-done.npy``, written by an
 interrupted embedding run) restricts dense search to the chunks embedded so far; the table says so.
+``--store`` (one dataset) takes the chunk vectors from an ``eval run`` store instead of embedding them.
 
     .venv/bin/python benchmarks/lexical_sweep.py --datasets localgovfaq_ja smartstore_faq_ko
 """
@@ -50,8 +51,27 @@ def with_tags(path: Path) -> list[str]:
     return out
 
 
+def store_vectors(store: Path, ids: list[str]) -> np.ndarray:
+    """The chunks' e5 vectors from an eval run's Chroma store (its CJK family collection)."""
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(store))
+    name = next(c.name for c in client.list_collections() if c.name.endswith("_cjk"))
+    got = client.get_collection(name).get(ids=ids, include=["embeddings"])
+    by_id = dict(zip(got["ids"], got["embeddings"]))
+    missing = [i for i in ids if i not in by_id]
+    if missing:
+        raise SystemExit(f"{len(missing)} chunks are not in {store} (e.g. {missing[0]}); chunking differs")
+    return np.asarray([by_id[i] for i in ids], dtype=np.float32)
+
+
 def dense_vectors(
-    name: str, chunks: list[Chunk], questions: list[str], cache: Path, tag: str = ""
+    name: str,
+    chunks: list[Chunk],
+    questions: list[str],
+    cache: Path,
+    tag: str = "",
+    store: Path | None = None,
 ) -> Vectors:
     """(chunk vectors, which chunks have one, question vectors), computed once and cached."""
     cache.mkdir(parents=True, exist_ok=True)
@@ -59,6 +79,9 @@ def dense_vectors(
     qfile = cache / f"{name}-e5-questions{tag}.npy"
     ids_file = cache / f"{name}-chunk-ids.json"
     embedder = None
+    if store is not None and not full.exists():  # an eval run's store already holds the vectors
+        np.save(full, store_vectors(store, [c.id for c in chunks]))
+        ids_file.write_text(json.dumps([c.id for c in chunks]))
     if full.exists() or partial.exists():
         ids = json.loads(ids_file.read_text())
         if ids != [c.id for c in chunks]:
@@ -92,8 +115,10 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/cjk-cache"))
     parser.add_argument("--candidates", type=int, default=40)
     parser.add_argument("--with-tags", action="store_true")
+    parser.add_argument("--store", type=Path, help="an eval run's chroma folder: its vectors, not e5 again")
     parser.add_argument("--k1", type=float, default=BM25_K1)
     parser.add_argument("--b", type=float, default=BM25_B)
+    parser.add_argument("--rrf-k", nargs="+", type=int, default=[60], help="reciprocal rank constants")
     args = parser.parse_args()
     for name in args.datasets:
         _, docs = load_path(EVALDATA / name / "kb.jsonl")
@@ -103,7 +128,7 @@ def main() -> None:
         if args.with_tags:
             texts = with_tags(EVALDATA / name / "questions.jsonl")
         tag = "-tags" if args.with_tags else ""
-        matrix, done, qmatrix = dense_vectors(name, chunks, texts, args.cache, tag)
+        matrix, done, qmatrix = dense_vectors(name, chunks, texts, args.cache, tag, args.store)
         keep = [n for n, i in enumerate(every) if i.answerable]
         items = [every[n] for n in keep]
         golds = [i.gold_doc_ids for i in items]
@@ -123,12 +148,17 @@ def main() -> None:
             took = time.time() - started
             lexical_docs = [list(dict.fromkeys(c.doc_id for c, _ in lx)) for lx in lexical_lists]
             rows.append((f"bm25 {mode}", lexical_docs))
-            for weight in args.weights:
-                fused = [
-                    [h.chunk.doc_id for h in fuse(d, lx, k=args.candidates, dense_weight=weight)]
-                    for d, lx in zip(dense_lists, lexical_lists)
-                ]
-                rows.append((f"{mode} + e5 wd={weight}", [list(dict.fromkeys(f)) for f in fused]))
+            for rrf_k in args.rrf_k:
+                for weight in args.weights:
+                    fused = [
+                        [
+                            h.chunk.doc_id
+                            for h in fuse(d, lx, k=args.candidates, rrf_k=rrf_k, dense_weight=weight)
+                        ]
+                        for d, lx in zip(dense_lists, lexical_lists)
+                    ]
+                    label = f"{mode} + e5 wd={weight}" + (f" k={rrf_k}" if len(args.rrf_k) > 1 else "")
+                    rows.append((label, [list(dict.fromkeys(f)) for f in fused]))
             print(f"{name}: {mode} analysed and searched in {took:.0f}s")
         coverage = "" if done.all() else f", dense over {done.sum()} of {len(chunks)} chunks only"
         label = f"{name} with tags" if args.with_tags else name

@@ -355,6 +355,12 @@ def eval_run(
         bool,
         typer.Option(help="Keep the store in OUT from an earlier run; only changed documents are embedded"),
     ] = False,
+    with_tags: Annotated[
+        bool,
+        typer.Option(
+            "--with-tags", help="Ask each question on the page its tags name (the widget's page context)"
+        ),
+    ] = False,
 ) -> None:
     """Ingest DATASET/kb.jsonl into a fresh store, ask every question, write metrics.json."""
     from firstlast.eval.runner import print_metrics, run_eval
@@ -370,6 +376,7 @@ def eval_run(
         progress_console=err,
         baselines=baselines,
         reuse_store=reuse_store,
+        tags_as_page=with_tags,
     )
     print_metrics(metrics, console)
     console.print(f"wrote {out / 'metrics.json'} and {out / 'report.html'}")

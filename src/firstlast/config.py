@@ -60,6 +60,9 @@ class RetrievalSettings(BaseModel):
     question_titles: bool = False
     history_turns: int = Field(2, ge=0, le=10)  # earlier customer turns added to the query
     history_weight: float = Field(0.5, ge=0, le=1)
+    # the page the customer is on (widget context: title, path words) as a weak hint: its query
+    # vector's weight next to the question's, and its words added to BM25's; 0: off
+    page_weight: float = Field(0.3, ge=0, le=1)
     bm25_k1: float = Field(0.9, gt=0, le=5)
     bm25_b: float = Field(0.4, ge=0, le=1)
     # BM25 tokens for Korean (Hangul) and Japanese (kana/kanji) text: Kiwi / Sudachi morphemes,

@@ -92,6 +92,9 @@ class Question:
     history: tuple[Turn, ...] = ()
     channel: Channel = "chat"
     lang: str = ""
+    # what the page the customer is on is about (its title and path words, from the widget's
+    # context): a weak retrieval hint, never the question itself
+    page: str = ""
 
     def earlier_customer_turns(self) -> list[str]:
         return [t.text for t in self.history if t.role == "customer"]

@@ -172,6 +172,7 @@ def build(
         dense_weight_cjk=r.dense_weight_cjk,
         history_turns=r.history_turns,
         history_weight=r.history_weight,
+        page_weight=r.page_weight,
         bm25_k1=r.bm25_k1,
         bm25_b=r.bm25_b,
         question_weight=r.question_weight,

@@ -54,3 +54,12 @@ def test_history_leaves_out_the_bots_notices_but_keeps_its_answers_and_agents() 
         ("bot", "Use File > Export."),
         ("agent", "Also try the app."),
     ]
+
+
+def test_the_messages_page_decides_then_the_conversations() -> None:
+    from firstlast.desk.state import page_of
+
+    opened = {"page_url": "https://app.example/billing/invoices", "page_title": "Invoices"}
+    assert page_of(None, opened) == "Invoices billing invoices"
+    assert page_of({"page_url": "https://app.example/account/export"}, opened) == "account export"
+    assert page_of({"attributes": {"plan": "plus"}}, {}) == ""

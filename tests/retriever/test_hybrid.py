@@ -125,9 +125,32 @@ def test_empty_store_returns_no_hits(services):
     assert services.retriever.retrieve(Question("anything")) == []
 
 
+def test_the_page_decides_a_question_that_names_no_article(kb):
+    without = kb.retriever.retrieve(Question("Can I download them?"))
+    on_invoices = kb.retriever.retrieve(Question("Can I download them?", page="Invoices"))
+    on_export = kb.retriever.retrieve(Question("Can I download them?", page="Export your data"))
+    assert top_docs(without, 1) != ["billing-invoices-and-taxes"]
+    assert top_docs(on_invoices, 1) == ["billing-invoices-and-taxes"]
+    assert top_docs(on_export, 1) == ["account-export-data"]
+
+
+def test_the_page_never_overrides_a_question_that_names_its_article(kb):
+    hits = kb.retriever.retrieve(Question("How do I reset my password?", page="Invoices"))
+    assert top_docs(hits, 1) == ["account-reset-password"]
+
+
+def test_page_words_are_added_once_after_the_questions_own(kb):
+    tokens = kb.retriever.query_tokens(Question("download invoices", page="Invoices invoices billing"))
+    assert tokens == kb.retriever.query_tokens(Question("download invoices billing"))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
-    [({"top_k": 0}, "top_k must be > 0, got 0"), ({"top_k": 10, "candidates": 5}, "got 5")],
+    [
+        ({"top_k": 0}, "top_k must be > 0, got 0"),
+        ({"top_k": 10, "candidates": 5}, "got 5"),
+        ({"page_weight": 1.5}, "page_weight must be in \\[0, 1\\], got 1.5"),
+    ],
 )
 def test_invalid_retriever_arguments_raise_value_error(services, kwargs, message):
     with pytest.raises(ValueError, match=message):

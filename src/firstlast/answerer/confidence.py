@@ -36,6 +36,11 @@ FEATURES = (
     "lexical_only",  # 1 when dense retrieval was not used (e.g. CJK text with an English-only model)
     "multilingual_model",  # 1 when the dense scores come from the multilingual model (another scale)
     "reply_coverage",  # share of the question's content words present in the reply's own text
+    # the multilingual model's cosines sit on a compressed scale (e5: 0.75-0.95, MiniLM: 0.2-0.9),
+    # so its scores get slopes of their own; 0 with any other model (issue #15)
+    "multilingual_top",  # dense_top with the multilingual model
+    "multilingual_margin",  # dense_margin with it
+    "multilingual_answer",  # answer_dense with it
     "question_match",  # cosine of the question and the closest question the answering document answers
     "question_overlap",  # shared content words of the question and that wording
     "question_margin",  # question_match minus the closest question of another document found
@@ -97,6 +102,20 @@ def signals(
     if answer_hit.chunk.source == LEARNED_SOURCE:
         out["learned"] = 1.0
         out["learned_match"], out["learned_overlap"] = out["question_match"], out["question_overlap"]
+    return complete(out)
+
+
+def complete(sig: Mapping[str, float]) -> dict[str, float]:
+    """``sig`` with the features that are functions of the others filled in, so results recorded
+    before a derived feature existed calibrate with it too."""
+    out = dict(sig)
+    multilingual = float(out.get("multilingual_model", 0.0))
+    for name, base in (
+        ("multilingual_top", "dense_top"),
+        ("multilingual_margin", "dense_margin"),
+        ("multilingual_answer", "answer_dense"),
+    ):
+        out[name] = multilingual * float(out.get(base, 0.0))
     return out
 
 

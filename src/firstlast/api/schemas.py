@@ -27,6 +27,7 @@ from firstlast.records import (
     SuggestedReply,
     TranscriptEntry,
 )
+from firstlast.retriever.text import MAX_PAGE_TITLE_CHARS
 from firstlast.types import (
     MAX_ANSWER_CHARS,
     MAX_MESSAGE_CHARS,
@@ -84,6 +85,12 @@ AttributeText = Annotated[str, StringConstraints(max_length=MAX_ATTRIBUTE_VALUE_
 
 class CustomerContext(Strict):
     page_url: str | None = Field(None, max_length=MAX_NOTE_CHARS)
+    page_title: str | None = Field(
+        None,
+        max_length=MAX_PAGE_TITLE_CHARS,
+        description="The page's title (document.title): with the URL's path words, a hint for which "
+        "articles the customer's questions are about",
+    )
     attributes: dict[AttributeKey, AttributeText | int | float | bool | None] = Field(
         default_factory=dict,
         max_length=MAX_ATTRIBUTES,

@@ -20,7 +20,7 @@ from typing import Any, cast
 from firstlast.bot import Bot
 from firstlast.db import utcnow
 from firstlast.desk.notify import Notifications
-from firstlast.desk.state import conversation_state, handoff_question, history
+from firstlast.desk.state import conversation_state, handoff_question, history, page_of
 from firstlast.desk.store import DeskStore, DeskTransaction
 from firstlast.errors import InvalidInput
 from firstlast.handoff.hours import BusinessHours
@@ -119,7 +119,8 @@ class CustomerTurns:
         with self._store.transaction() as tx:  # read, then let go: the bot works outside a transaction
             seen = tx.conversation(conversation_id)
             offered = tx.offered_handoff(seen.id) is not None if seen.status == State.OFFERED else False
-        prepared = self._prepare(seen, offered, text, on_delta)
+        page = page_of(context, seen.context)
+        prepared = self._prepare(seen, offered, text, page, on_delta)
         with self._notify.batch() as outgoing, self._store.transaction() as tx:
             conv = tx.conversation(conversation_id)
             if context:
@@ -131,11 +132,11 @@ class CustomerTurns:
                 posted = self._answer_offer(tx, conv, earlier, customer, outgoing, on_delta)
                 conv = tx.conversation(conv.id)  # the offer is answered or set aside
             if posted is None:
-                posted = self._to_bot(tx, conv, earlier, customer, outgoing, on_delta, prepared)
+                posted = self._to_bot(tx, conv, earlier, customer, outgoing, on_delta, prepared, page)
             return posted
 
     def _prepare(
-        self, conv: Conversation, offered: bool, text: str, on_delta: OnDelta | None
+        self, conv: Conversation, offered: bool, text: str, page: str, on_delta: OnDelta | None
     ) -> Outcome | None:
         """The bot's outcome for a message that will go to the bot, worked out before the write
         transaction opens (retrieval and answering, maybe an LLM, hold no database lock); None when
@@ -156,7 +157,8 @@ class CustomerTurns:
             return None
         earlier = list(conv.messages)
         state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
-        return self._bot.ask(Question(text, history(earlier), conv.channel), state, on_delta=on_delta)
+        question = Question(text, history(earlier), conv.channel, page=page)
+        return self._bot.ask(question, state, on_delta=on_delta)
 
     def _to_bot(
         self,
@@ -167,6 +169,7 @@ class CustomerTurns:
         outgoing: list[tuple[str, Handoff]],
         on_delta: OnDelta | None,
         prepared: Outcome | None = None,
+        page: str = "",
     ) -> PostedMessage:
         conv = replace(conv, status=CONVERSATION.next(conv.status, Event.MESSAGE))
         tx.save_conversation(conv)
@@ -178,7 +181,7 @@ class CustomerTurns:
         outcome = prepared
         if outcome is None:  # not foreseen before the transaction (the conversation changed)
             state = conversation_state(earlier, out_of_hours=not self._hours.is_open(self._clock()))
-            question = Question(customer.text, history(earlier), conv.channel)
+            question = Question(customer.text, history(earlier), conv.channel, page=page)
             outcome = self._bot.ask(question, state, on_delta=on_delta)
         decision, draft = outcome.decision, outcome.draft
         reply = self._bot_says(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from firstlast.handoff.policy import UNANSWERED, answer_to_offer, asks_for_person
 from firstlast.records import Message
+from firstlast.retriever.text import page_query
 from firstlast.types import ConversationState, HandoffReason, Outcome, Turn
 
 _UNANSWERED = {r.value for r in UNANSWERED}
@@ -31,6 +32,17 @@ def history(messages: Sequence[Message]) -> tuple[Turn, ...]:
     """The turns the bot sees. Its own handoff, offer and rephrase notices are not answers, so they
     are left out: asking again after such a notice is not "the bot's answer did not help"."""
     return tuple(Turn(m.role, m.text) for m in messages if m.role != "bot" or m.decision == "answer")
+
+
+def page_of(*contexts: Mapping[str, object] | None) -> str:
+    """What the page the customer is on is about (its title and path words): the retriever's weak
+    hint. The first context that names a page decides (the message's, then the conversation's), so
+    a title from an earlier page never mixes with a later page's URL. Empty when none names one."""
+    for context in contexts:
+        if context and (context.get("page_url") or context.get("page_title")):
+            url, title = context.get("page_url"), context.get("page_title")
+            return page_query(url if isinstance(url, str) else "", title if isinstance(title, str) else "")
+    return ""
 
 
 def handoff_question(outcome: Outcome) -> str:

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from firstlast.answerer.confidence import FEATURES, QUESTION_FEATURES, Calibrator
+from firstlast.answerer.confidence import FEATURES, QUESTION_FEATURES, Calibrator, complete
 from firstlast.errors import InvalidInput
 from firstlast.eval.metrics import auroc, ece
 
@@ -54,7 +54,8 @@ def load_results(paths: Sequence[Path], target: Target = "resolution") -> list[S
             try:
                 row = json.loads(line)
                 ok = _label(row, target)
-                samples.append(Sample(dict(row.get("signals") or {}), ok, bool(row["answerable"]), str(path)))
+                signals = complete(row.get("signals") or {})
+                samples.append(Sample(signals, ok, bool(row["answerable"]), str(path)))
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise InvalidInput(f"{path}:{lineno}: not a results row: {exc}") from None
     if not samples:

@@ -20,7 +20,10 @@ class LabelledQuestion:
     expected_behavior: str = ""
 
 
-def load_questions(path: Path) -> list[LabelledQuestion]:
+def load_questions(path: Path, *, tags_as_page: bool = False) -> list[LabelledQuestion]:
+    """The questions of a JSONL file; ``tags_as_page`` asks each question on the page its ``tags``
+    name (smartstore_faq_ko's product tag, which a help widget knows from the page it is on), when
+    its gold documents share one tag."""
     if not path.is_file():
         raise InvalidInput(f"questions file not found: {path}")
     out = []
@@ -32,10 +35,12 @@ def load_questions(path: Path) -> list[LabelledQuestion]:
             history = tuple(
                 Turn("customer" if t["role"] == "user" else "bot", t["text"]) for t in row.get("turns") or []
             )
+            tags = {str(t) for t in row.get("tags") or [] if t} if tags_as_page else set()
+            page = tags.pop() if len(tags) == 1 else ""
             out.append(
                 LabelledQuestion(
                     id=str(row["id"]),
-                    question=Question(row["question"], history, lang=row.get("lang") or ""),
+                    question=Question(row["question"], history, lang=row.get("lang") or "", page=page),
                     gold_doc_ids=frozenset(row.get("gold_doc_ids") or []),
                     answerable=bool(row.get("answerable", True)),
                     gold_answer=row.get("gold_answer"),

@@ -233,13 +233,14 @@ def run_eval(
     progress_console: Console | None = None,
     baselines: bool = True,
     reuse_store: bool = False,
+    tags_as_page: bool = False,
 ) -> dict[str, Any]:
     kb = dataset_dir / "kb.jsonl"
     if not kb.is_file():
         raise InvalidInput(f"{dataset_dir}: no kb.jsonl")
-    items = load_questions(questions_file or dataset_dir / "questions.jsonl")
+    items = load_questions(questions_file or dataset_dir / "questions.jsonl", tags_as_page=tags_as_page)
     for extra in extra_files:
-        items += load_questions(extra)
+        items += load_questions(extra, tags_as_page=tags_as_page)
     if not items:
         raise InvalidInput("no questions to evaluate")
     services = fresh_services(base_settings, out / "store", threshold=threshold, reuse=reuse_store)

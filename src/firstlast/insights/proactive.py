@@ -12,20 +12,19 @@ click-through rate is measured like everything else.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 
 from firstlast.db import ConversationRow, Database, EventRow, FeedbackRow, MessageRow
 from firstlast.retriever.hybrid import Retriever
+from firstlast.retriever.text import page_query
 from firstlast.types import Question
 
 SHOWN, CLICKED = "articles_shown", "article_clicked"
-_PATH_WORD = re.compile(r"[^\W\d_]{3,}")
+__all__ = ["Article", "ClickThrough", "ProactiveHelp", "page_query"]
 
 
 @dataclass(frozen=True)
@@ -40,14 +39,6 @@ class ClickThrough:
     shown: int  # conversations that were shown articles
     clicked: int  # of those, conversations where the customer opened one
     rate: float | None
-
-
-def page_query(page_url: str, page_title: str = "") -> str:
-    """What the page is about: its title and its path's words (``/billing/invoices``: billing invoices)."""
-    path = urlsplit(page_url).path if "://" in page_url else page_url
-    return " ".join(
-        [page_title.strip(), *_PATH_WORD.findall(path.replace("-", " ").replace("_", " "))]
-    ).strip()
 
 
 class ProactiveHelp:

@@ -27,6 +27,10 @@ from firstlast.retriever.lexical import BM25_B, BM25_K1, BM25Index
 from firstlast.retriever.questions import QuestionIndex
 from firstlast.types import Chunk, Hit, Question, QuestionMatch
 
+# The page the customer is on: its vector's weight next to the question's (whose is 1), so the
+# page tips a question that could be about several products and never outweighs it
+PAGE_WEIGHT = 0.3
+
 # A known question enters the fusion only when it shares a content word with the query and its
 # cosine clears this floor; otherwise a handful of learned entries would rank 1..n for any query.
 QUESTION_FLOOR = 0.5
@@ -63,6 +67,7 @@ class HybridRetriever:
         dense_weight_cjk: float = 1.0,
         history_turns: int = 2,
         history_weight: float = 0.5,
+        page_weight: float = PAGE_WEIGHT,
         refresh_seconds: float = 0.0,
         bm25_k1: float = BM25_K1,
         bm25_b: float = BM25_B,
@@ -89,6 +94,10 @@ class HybridRetriever:
         self._dense_weight_cjk = dense_weight_cjk
         self._history_turns = history_turns
         self._history_weight = history_weight
+        if not 0 <= page_weight <= 1:
+            raise ValueError(f"page_weight must be in [0, 1], got {page_weight}")
+        self._page_weight = page_weight
+        self._page_vectors: dict[str, np.ndarray] = {}  # pages repeat: their vectors are kept
         self._refresh_seconds = refresh_seconds
         self._bm25_params = (bm25_k1, bm25_b)
         self._analyzer = analyzer or TextAnalyzer()
@@ -180,14 +189,33 @@ class HybridRetriever:
         if history and self._history_weight > 0:
             vector = vector + self._history_weight * self._embedder.embed_query(history)
             vector = vector / (np.linalg.norm(vector) or 1.0)
+        page = question.page
+        if page and self._page_weight > 0 and script_family(page) == script_family(question.text):
+            # a page in another script would search another family's articles: lexical hint only
+            vector = vector + self._page_weight * self._page_vector(page)
+            vector = vector / (np.linalg.norm(vector) or 1.0)
+        return vector
+
+    def _page_vector(self, page: str) -> np.ndarray:
+        vector = self._page_vectors.get(page)
+        if vector is None:
+            vector = self._embedder.embed_query(page)
+            if len(self._page_vectors) >= 1024:
+                self._page_vectors.clear()
+            self._page_vectors[page] = vector
         return vector
 
     def query_tokens(self, question: Question) -> list[str]:
+        """The question's tokens, then those of its earlier turns and of the page it was asked on that
+        it does not already have (a page's words once each: a hint adds words, it never outweighs them)."""
         tokens = self._analyzer.tokens(question.text)
         history = self._history(question)
         if history and self._history_weight > 0:
             seen = set(tokens)
             tokens += [t for t in self._analyzer.tokens(history) if t not in seen]
+        if question.page and self._page_weight > 0:
+            seen = set(tokens)
+            tokens += [t for t in dict.fromkeys(self._analyzer.tokens(question.page)) if t not in seen]
         return tokens
 
     def retrieve(self, question: Question, k: int | None = None) -> list[Hit]:

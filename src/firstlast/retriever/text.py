@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from urllib.parse import urlsplit
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 _CJK_RUN = re.compile(
@@ -193,3 +194,18 @@ def tokenize(text: str) -> list[str]:
 def content_words(text: str) -> set[str]:
     """Distinct tokens of a text, for overlap measures between question and passage."""
     return set(tokenize(text))
+
+
+_PATH_WORD = re.compile(r"[^\W\d_]{3,}")
+MAX_PAGE_TITLE_CHARS = 300  # what the widget sends of document.title
+
+
+def page_query(page_url: str, page_title: str = "") -> str:
+    """What the page is about: its title and its path's words (``/billing/invoices``: billing invoices)."""
+    path = urlsplit(page_url).path if "://" in page_url else page_url
+    return " ".join(
+        [
+            page_title.strip()[:MAX_PAGE_TITLE_CHARS],
+            *_PATH_WORD.findall(path.replace("-", " ").replace("_", " ")),
+        ]
+    ).strip()

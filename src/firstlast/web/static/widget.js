@@ -7,7 +7,7 @@
  *
  * or, on pages whose CSP forbids inline scripts, data attributes on the script tag
  * (data-widget-key, data-locale, data-position). JS API: Firstlast.boot(settings),
- * Firstlast.update({attributes, page_url}), Firstlast.shutdown() (on logout), open(), close().
+ * Firstlast.update({attributes, page_url, page_title}), Firstlast.shutdown() (on logout), open(), close().
  *
  * When the server has proactive help on, opening the panel opens the conversation and shows up to
  * three "Suggested articles" for this page (location and document.title); a click is recorded.
@@ -168,7 +168,11 @@ form button { background: #2f5bea; color: #fff; border-radius: 10px; }
 
   /* -- the conversation ---------------------------------------------------------------------- */
   function context() {
-    return { page_url: (state.settings.page_url || location.href).slice(0, 2000), attributes: state.settings.attributes || {} };
+    return {
+      page_url: (state.settings.page_url || location.href).slice(0, 2000),
+      page_title: (state.settings.page_title || document.title || "").slice(0, 300),
+      attributes: state.settings.attributes || {},
+    };
   }
   /* One conversation even when suggestions and the first message ask for it at the same time. */
   function ensureConversation() {
@@ -454,6 +458,7 @@ form button { background: #2f5bea; color: #fff; border-radius: 10px; }
     if (!state.settings) return;
     if (patch.attributes) state.settings.attributes = { ...(state.settings.attributes || {}), ...patch.attributes };
     if (patch.page_url) state.settings.page_url = patch.page_url;
+    if (patch.page_title) state.settings.page_title = patch.page_title;
   };
   window.Firstlast = { version: "1", boot, update, shutdown, open: () => state.setOpen && state.setOpen(true), close: () => state.setOpen && state.setOpen(false) };
 
