@@ -60,6 +60,7 @@ def test_the_messages_page_decides_then_the_conversations() -> None:
     from firstlast.desk.state import page_of
 
     opened = {"page_url": "https://app.example/billing/invoices", "page_title": "Invoices"}
-    assert page_of(None, opened) == "Invoices billing invoices"
-    assert page_of({"page_url": "https://app.example/account/export"}, opened) == "account export"
+    assert page_of(None, opened) == "Invoices"
+    # a later page without a title: the earlier title no longer applies, and the URL is no hint
+    assert page_of({"page_url": "https://app.example/account/export"}, opened) == ""
     assert page_of({"attributes": {"plan": "plus"}}, {}) == ""

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from firstlast.handoff.policy import UNANSWERED, answer_to_offer, asks_for_person
 from firstlast.records import Message
-from firstlast.retriever.text import page_query
+from firstlast.retriever.text import MAX_PAGE_TITLE_CHARS
 from firstlast.types import ConversationState, HandoffReason, Outcome, Turn
 
 _UNANSWERED = {r.value for r in UNANSWERED}
@@ -35,13 +35,18 @@ def history(messages: Sequence[Message]) -> tuple[Turn, ...]:
 
 
 def page_of(*contexts: Mapping[str, object] | None) -> str:
-    """What the page the customer is on is about (its title and path words): the retriever's weak
+    """The title of the page the customer is on, when the host page set one: the retriever's weak
     hint. The first context that names a page decides (the message's, then the conversation's), so
-    a title from an earlier page never mixes with a later page's URL. Empty when none names one."""
+    a title from an earlier page never outlives a move to another page. Empty when none has a title.
+
+    Only the title the host sets counts, never the URL's path words: measured on emanual_smarttv dev,
+    one site-wide title on every question ("Samsung Smart TV e-Manual | Help Center") took recall@5
+    from 0.898 to 0.730, and path words are as generic on most sites ("hc en us articles").
+    """
     for context in contexts:
         if context and (context.get("page_url") or context.get("page_title")):
-            url, title = context.get("page_url"), context.get("page_title")
-            return page_query(url if isinstance(url, str) else "", title if isinstance(title, str) else "")
+            title = context.get("page_title")
+            return title.strip()[:MAX_PAGE_TITLE_CHARS] if isinstance(title, str) else ""
     return ""
 
 

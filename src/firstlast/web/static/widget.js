@@ -170,7 +170,8 @@ form button { background: #2f5bea; color: #fff; border-radius: 10px; }
   function context() {
     return {
       page_url: (state.settings.page_url || location.href).slice(0, 2000),
-      page_title: (state.settings.page_title || document.title || "").slice(0, 300),
+      // only a title the host page sets: a site-wide document.title misleads retrieval (README)
+      page_title: (state.settings.page_title || "").slice(0, 300),
       attributes: state.settings.attributes || {},
     };
   }
