@@ -65,7 +65,10 @@ def authorize(services: ServicesDep, scope: str, conversation_id: str, token: st
 def open_conversation(
     body: ConversationCreate, services: ServicesDep, _scope: CallerScope
 ) -> ConversationCreated:
-    context: dict[str, Any] = body.context.model_dump()
+    # a page title is stored only when the host page gave one (the packet shows what was sent)
+    context: dict[str, Any] = body.context.model_dump(
+        exclude={"page_title"} if body.context.page_title is None else None
+    )
     if body.locale:
         context["locale"] = body.locale
     if body.user is not None:  # issue #10: identity verification (web/identity.py)

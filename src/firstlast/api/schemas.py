@@ -88,8 +88,8 @@ class CustomerContext(Strict):
     page_title: str | None = Field(
         None,
         max_length=MAX_PAGE_TITLE_CHARS,
-        description="The page's title (document.title): with the URL's path words, a hint for which "
-        "articles the customer's questions are about",
+        description="The title the host page gives for what the customer is looking at (a product "
+        "area or article): a hint for which articles the customer's questions are about",
     )
     attributes: dict[AttributeKey, AttributeText | int | float | bool | None] = Field(
         default_factory=dict,
