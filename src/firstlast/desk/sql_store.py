@@ -52,6 +52,11 @@ class SqlDeskStore:
 class SqlDeskTransaction:
     def __init__(self, session: Session) -> None:
         self._s = session
+        # The status of each conversation and handoff as this transaction first read it: a status
+        # change is conditional on it. (The row itself is read again later, and a fresh read may
+        # already show another transaction's commit: two agents both resolved one handoff on SQLite
+        # when the condition was the re-read status.)
+        self._read: dict[tuple[str, str], str] = {}
 
     # -- conversations and their messages ---------------------------------------------------------
     def add_conversation(
@@ -73,6 +78,7 @@ class SqlDeskTransaction:
         row = self._s.get(ConversationRow, conversation_id)
         if row is None:
             raise NotFound(f"conversation {conversation_id} not found")
+        self._read.setdefault(("conversation", conversation_id), row.status)
         return row
 
     def conversation(self, conversation_id: str) -> Conversation:
@@ -92,7 +98,9 @@ class SqlDeskTransaction:
 
     def save_conversation(self, conversation: Conversation) -> None:
         row = self._conversation_row(conversation.id)
-        Database.change_status(self._s, row, conversation.status, read=row.status)  # Conflict if raced
+        key = ("conversation", conversation.id)
+        Database.change_status(self._s, row, conversation.status, read=self._read[key])  # Conflict if raced
+        self._read[key] = conversation.status
         row.context, row.updated_at = dict(conversation.context), utcnow()
 
     def add_message(self, conversation_id: str, message: NewMessage) -> Message:
@@ -133,6 +141,7 @@ class SqlDeskTransaction:
         row = self._s.get(HandoffRow, handoff_id)
         if row is None:
             raise NotFound(f"handoff {handoff_id} not found")
+        self._read.setdefault(("handoff", handoff_id), row.status)
         return row
 
     def handoff(self, handoff_id: str) -> Handoff:
@@ -140,7 +149,9 @@ class SqlDeskTransaction:
 
     def save_handoff(self, handoff: Handoff) -> None:
         row = self._handoff_row(handoff.id)
-        Database.change_status(self._s, row, handoff.status, read=row.status)  # Conflict if raced
+        key = ("handoff", handoff.id)
+        Database.change_status(self._s, row, handoff.status, read=self._read[key])  # Conflict if raced
+        self._read[key] = handoff.status
         for key, value in row_values(HandoffRow, handoff, skip=("id", "created_at", "status")).items():
             setattr(row, key, value)
         self._s.flush()
