@@ -98,9 +98,9 @@ class SqlDeskTransaction:
 
     def save_conversation(self, conversation: Conversation) -> None:
         row = self._conversation_row(conversation.id)
-        key = ("conversation", conversation.id)
-        Database.change_status(self._s, row, conversation.status, read=self._read[key])  # Conflict if raced
-        self._read[key] = conversation.status
+        seen = ("conversation", conversation.id)
+        Database.change_status(self._s, row, conversation.status, read=self._read[seen])  # Conflict if raced
+        self._read[seen] = conversation.status
         row.context, row.updated_at = dict(conversation.context), utcnow()
 
     def add_message(self, conversation_id: str, message: NewMessage) -> Message:
@@ -149,9 +149,9 @@ class SqlDeskTransaction:
 
     def save_handoff(self, handoff: Handoff) -> None:
         row = self._handoff_row(handoff.id)
-        key = ("handoff", handoff.id)
-        Database.change_status(self._s, row, handoff.status, read=self._read[key])  # Conflict if raced
-        self._read[key] = handoff.status
+        seen = ("handoff", handoff.id)
+        Database.change_status(self._s, row, handoff.status, read=self._read[seen])  # Conflict if raced
+        self._read[seen] = handoff.status
         for key, value in row_values(HandoffRow, handoff, skip=("id", "created_at", "status")).items():
             setattr(row, key, value)
         self._s.flush()
