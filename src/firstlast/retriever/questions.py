@@ -118,19 +118,10 @@ class QuestionIndex:
         return len(self._texts)
 
     def rebuild(self, chunks: Sequence[Chunk]) -> None:
-        pairs = list(dict.fromkeys((c.doc_id, w) for c in chunks for w in wordings(c, self._titles)))
-        texts = [w for _, w in pairs]
-        matrix = self._vectors.get(texts) if texts else np.zeros((0, 1), dtype=np.float32)
-        answers: dict[str, set[str]] = {d: set() for d, _ in pairs}
-        for chunk in chunks:
-            if chunk.doc_id in answers:
-                answers[chunk.doc_id] |= content_words(chunk.text)
+        """Every document's wordings anew: an update of all documents, known and given."""
         with self._lock:
-            self._answers = answers
-            self._docs = [d for d, _ in pairs]
-            self._texts = texts
-            self._words = [content_words(t) for t in texts]
-            self._matrix = matrix
+            known = set(self._docs) | set(self._answers)
+        self.update(known | {c.doc_id for c in chunks}, chunks)
 
     def update(self, doc_ids: Collection[str], chunks: Sequence[Chunk]) -> None:
         """Replace the wordings of ``doc_ids`` by those their current ``chunks`` carry (none when
