@@ -33,7 +33,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.mark.integration
 def test_served_api_answers_and_hands_off_over_real_http(server: str) -> None:
     with httpx.Client(base_url=server, timeout=30) as http:
-        assert http.get("/healthz").json()["chunks"] > 0
+        assert http.get("/healthz").json()["status"] == "ok"
+        assert http.get("/readyz").json()["checks"]["knowledge_base"] != "0 chunks"
         widget = {"Authorization": "Bearer it-widget"}
         conv = http.post("/v1/conversations", headers=widget, json={"channel": "sms"}).json()
         headers = {**widget, "X-Conversation-Token": conv["token"]}

@@ -24,7 +24,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from firstlast.retriever.text import content_words
@@ -51,6 +51,12 @@ class Unit:
     kind: UnitKind
     block: int  # the source block: sentences of one paragraph share it and are joined with a space
     heading: str = ""  # the sub-heading inside the section that the unit sits under
+    # its content words with the sub-heading's, computed once: units are cached per section, and
+    # every answer compares the question with each of them
+    words: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "words", frozenset(content_words(f"{self.heading} {self.text}")))
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,7 @@ def select(
     """The units that answer ``parts`` within ``budget`` characters (see the module docstring)."""
     if not units:
         return Selection((), True, 0.0, tuple(0.0 for _ in parts))
-    words = [frozenset(content_words(f"{u.heading} {u.text}")) for u in units]
+    words = [u.words for u in units]
     best_units = [max(len(p & w) / len(p) if p else 0.0 for w in words) for p in parts]
     if _length(units) <= budget:
         return _selection(units, range(len(units)), words, parts, complete=True, best=best_units)

@@ -122,8 +122,11 @@ def create_app(services: Services) -> FastAPI:
         return JSONResponse({"detail": "internal error; it has been logged"}, status_code=500)
 
     @app.get("/healthz", tags=["ops"], responses=errors(503))
-    def healthz() -> dict[str, object]:
-        return {"status": "ok", "version": __version__, "chunks": services.store.count()}
+    async def healthz() -> dict[str, object]:
+        """Alive: answered on the event loop, touching no store (``/readyz`` checks the stores).
+        A sync route would wait for a worker thread behind every request in flight, and a store
+        call behind a collection reopen: a load balancer would take a busy process for a dead one."""
+        return {"status": "ok", "version": __version__}
 
     app.include_router(conversations.router)
     app.include_router(agents.router)

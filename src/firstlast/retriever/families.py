@@ -143,6 +143,11 @@ class FamilyStore:
         self._families = [f for f in FAMILIES if f in stores]
         self._stores = [stores[f] for f in self._families]
         self._block = dimension
+        # Chunks per family, read once per change: every answer asks which families hold chunks,
+        # and each count is a store call (~0.3 ms of CPU, a round trip to a Chroma server). A write
+        # here, or refresh() after another process's write, reads them again.
+        self._counts: list[int] | None = None
+        self._writes = 0  # a count read while a write happened is not kept
 
     def _blocks(self, vectors: np.ndarray) -> np.ndarray:
         """(rows, families, block) view of (rows, families * block) vectors."""
@@ -156,14 +161,20 @@ class FamilyStore:
             raise ValueError(f"got {len(chunks)} chunks but {len(vectors)} vectors")
         blocks = self._blocks(vectors)
         owner = np.argmax(np.linalg.norm(blocks, axis=2), axis=1) if len(chunks) else []
-        for f, store in enumerate(self._stores):
-            rows = [i for i, o in enumerate(owner) if o == f]
-            if rows:
-                store.upsert([chunks[i] for i in rows], blocks[rows, f])
+        try:
+            for f, store in enumerate(self._stores):
+                rows = [i for i, o in enumerate(owner) if o == f]
+                if rows:
+                    store.upsert([chunks[i] for i in rows], blocks[rows, f])
+        finally:
+            self._forget_counts()
 
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
         ids = list(doc_ids)
-        return sum(store.delete_documents(ids) for store in self._stores)
+        try:
+            return sum(store.delete_documents(ids) for store in self._stores)
+        finally:
+            self._forget_counts()
 
     def record_embedding(self, name: str) -> None:
         self._stores[0].record_embedding(name)
@@ -194,9 +205,10 @@ class FamilyStore:
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         blocks = self._blocks(vector)[0]
         found: list[tuple[Chunk, float]] = []
-        for block, store in zip(blocks, self._stores):
+        counts = self._family_counts()
+        for f, (block, store) in enumerate(zip(blocks, self._stores)):
             weight = float(np.linalg.norm(block))
-            if weight > 1e-6 and store.count():
+            if weight > 1e-6 and counts[f]:
                 found += [(c, weight * s) for c, s in store.dense_search(block / weight, k)]
         found.sort(key=lambda hit: -hit[1])
         return found[:k]
@@ -205,12 +217,25 @@ class FamilyStore:
         return "|".join(store.version() for store in self._stores)
 
     def count(self) -> int:
-        return sum(store.count() for store in self._stores)
+        return sum(self._family_counts())
 
     def main_family(self) -> str:
         """The family with the most chunks (the first one while the store is empty)."""
-        counts = [store.count() for store in self._stores]
+        counts = self._family_counts()
         return self._families[counts.index(max(counts))]
+
+    def _family_counts(self) -> list[int]:
+        counts = self._counts
+        if counts is None:
+            writes = self._writes
+            counts = [store.count() for store in self._stores]
+            if writes == self._writes:
+                self._counts = counts
+        return counts
+
+    def _forget_counts(self) -> None:
+        self._writes += 1
+        self._counts = None
 
     def embedding(self) -> str | None:
         return self._stores[0].embedding()
@@ -219,4 +244,5 @@ class FamilyStore:
         parts = version.split("|")
         if len(parts) != len(self._stores):
             return False
+        self._forget_counts()  # called when the version changed: maybe another process wrote
         return any([store.refresh(v) for store, v in zip(self._stores, parts)])
