@@ -69,6 +69,23 @@ def test_a_mixed_kb_gets_minilm_for_english_and_e5_for_japanese_and_korean(
     assert again.retriever.retrieve(Question(japanese[7].title))[0].chunk.doc_id == japanese[7].id
 
 
+def test_a_reader_searches_the_family_another_writer_fills_first(make_settings: Callable[..., Settings]):
+    """Another process's first Japanese article: the reader counted an empty Japanese collection
+    before (its chunk counts are kept between changes) and must count again when it catches up."""
+    settings = make_settings()
+    reader, writer = build(settings), build(settings)
+    _, english = load_path(SAMPLE_KB)
+    writer.ingestor.ingest(english, source="kb")
+    assert reader.retriever.retrieve(Question("How do I reset my password?"))[0].dense_score is not None
+    assert reader.store.count() == writer.store.count() > 0
+
+    japanese = japanese_faq(6)
+    writer.ingestor.ingest(japanese, source="faq")
+    hit = reader.retriever.retrieve(Question(japanese[3].title))[0]
+    assert hit.chunk.doc_id == japanese[3].id and hit.dense_score is not None
+    assert reader.store.count() == writer.store.count()
+
+
 def test_a_kb_written_by_one_model_before_families_keeps_it(make_settings: Callable[..., Settings]):
     services = build(make_settings(embedding={"backend": "e5"}))
     docs = japanese_faq(8)
