@@ -108,9 +108,6 @@ class ApiSettings(BaseModel):
     # failed console sign-ins per client address (``limits`` notation); past it even a right key
     # gets 429 until the window moves on
     rate_limit_sign_in: str = "10/minute;50/hour"
-    # threads that run the blocking routes (answers, database work) in each API process; anyio's
-    # default is 40. Requests past it wait on the event loop, not for the interpreter's lock.
-    worker_threads: int = Field(40, ge=2, le=1000)
 
     @field_validator("identity_secret")
     @classmethod

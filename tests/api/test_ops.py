@@ -131,15 +131,3 @@ def test_metrics_count_latency_decisions_handoffs_and_learned_answers(
     assert _metric(text, "firstlast_handoffs_total", reason="customer_request") == 1
     assert _metric(text, "firstlast_learned_answers_total", doc_id=doc_id or "") == 1
     assert "conversations/" + answered["conversation_id"] not in text  # ids never become labels
-
-
-def test_the_blocking_routes_get_the_configured_number_of_threads(
-    make_settings: Callable[..., Settings],
-) -> None:
-    import anyio.to_thread
-
-    settings = make_settings(api={"widget_keys": [WIDGET_KEY], "worker_threads": 6})
-    with TestClient(create_app(build(settings))) as client:
-        threads = client.portal.call(lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
-        assert threads == 6
-        assert client.get("/healthz").json()["status"] == "ok"

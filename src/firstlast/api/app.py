@@ -6,10 +6,8 @@ uvicorn.run(app, host="127.0.0.1", port=8000)
 
 from __future__ import annotations
 
-import functools
 import logging
 
-import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -68,10 +66,6 @@ def _status_for(exc: FirstlastError) -> int:
 def _sendable(text: str) -> str:
     """An error message as valid UTF-8 (it may quote a caller's bad input)."""
     return text.encode("utf-8", "replace").decode("utf-8")
-
-
-async def _size_thread_pool(threads: int) -> None:
-    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
 
 
 def create_app(services: Services) -> FastAPI:
@@ -141,7 +135,6 @@ def create_app(services: Services) -> FastAPI:
     # finish what a failure left half done (pending learning, knowledge-base writes); stop the
     # webhook worker thread when the server shuts down
     app.router.on_startup.append(services.reconcile)
-    app.router.on_startup.append(functools.partial(_size_thread_pool, services.settings.api.worker_threads))
     app.router.on_shutdown.append(services.close)
 
     app.include_router(learning_routes.router)  # learning loop (issue #5)
