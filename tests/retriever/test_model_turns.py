@@ -42,3 +42,17 @@ def test_documents_embedded_in_slices_equal_one_batch(minilm: MiniLMEmbedder) ->
     assert sliced.shape == (len(texts), minilm.dimension)
     one = minilm.embed_documents(texts[-1:])[0]
     assert np.allclose(sliced[-1], one, atol=1e-5)
+
+
+def test_an_onnx_query_does_not_wait_for_a_slice_of_documents(minilm: MiniLMEmbedder) -> None:
+    assert minilm.runtime == "onnx"
+    got: list[np.ndarray] = []
+    with minilm._turns.documents():  # a slice of an upload is being embedded
+        asking = threading.Thread(
+            target=lambda: got.append(minilm.embed_query("How do I reset my password?"))
+        )
+        asking.start()
+        asking.join(60)
+        answered_during_the_slice = bool(got)
+    asking.join()
+    assert answered_during_the_slice
