@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import collections
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -39,6 +40,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import httpx
 
+from firstlast.testing.postgres import PostgresCluster
 from firstlast.testing.servers import firstlast_server, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -142,7 +144,12 @@ class Load:
 
 
 def vanilla_rates(
-    data_dir: Path, questions: list[str], runtime: str, seconds: float = 8.0, start_at: float = 0.0
+    data_dir: Path,
+    questions: list[str],
+    runtime: str,
+    seconds: float = 8.0,
+    start_at: float = 0.0,
+    database: str | None = None,
 ) -> tuple[float, float]:
     """The machine's bare query rates, one process, one question after another: ``bot.ask`` (the
     whole answer, no HTTP, no database) and a bare embed + dense search (vanilla query-by-text).
@@ -152,6 +159,8 @@ def vanilla_rates(
     from firstlast.wiring import build
 
     os.environ["FIRSTLAST_EMBEDDING__RUNTIME"] = runtime
+    if database:
+        os.environ["FIRSTLAST_DATABASE_URL"] = database
     services = build(load_settings(data_dir=data_dir))
     services.bot.ask(Question(questions[0]))
     time.sleep(max(0.0, start_at - time.time()))
@@ -168,16 +177,19 @@ def vanilla_rates(
     return ask, done / (time.perf_counter() - start)
 
 
-def parallel_rates(data_dir: Path, questions: list[str], runtime: str, processes: int) -> tuple[float, float]:
+def parallel_rates(
+    data_dir: Path, questions: list[str], runtime: str, processes: int, database: str | None = None
+) -> tuple[float, float]:
     """The bare rates of ``processes`` processes at once, summed: what that many workers could
     reach with no HTTP and no database on this machine (the ceiling the server's rate is read against)."""
     if processes == 1:
-        return vanilla_rates(data_dir, questions, runtime)
+        return vanilla_rates(data_dir, questions, runtime, database=database)
     start_at = time.time() + 60  # every process has loaded its models by then
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
         runs = [
-            pool.submit(vanilla_rates, data_dir, questions, runtime, 8.0, start_at) for _ in range(processes)
+            pool.submit(vanilla_rates, data_dir, questions, runtime, 8.0, start_at, database)
+            for _ in range(processes)
         ]
         rates = [run.result() for run in runs]
     return sum(r[0] for r in rates), sum(r[1] for r in rates)
@@ -191,6 +203,9 @@ def run(
     data_dir = workdir / f"data-{runtime}-{workers}-{mix}"
     shutil.copytree(seed_dir, data_dir)
     env = {**_env(data_dir), "FIRSTLAST_EMBEDDING__RUNTIME": runtime}
+    database = args.fresh_database()  # PostgreSQL: a copy of the seeded database (SQLite's is in data_dir)
+    if database:
+        env["FIRSTLAST_DATABASE_URL"] = database
     before = os.getloadavg()[0]
     with firstlast_server(env, timeout=300, workers=workers) as server:
         warm = Load(server.base, questions, 2, handoffs=False)  # models, BM25 and caches in every worker
@@ -216,7 +231,7 @@ def run(
         for thread in extra:
             thread.join()
     during = os.getloadavg()[0]
-    ask, bare = parallel_rates(data_dir, questions, runtime, workers)
+    ask, bare = parallel_rates(data_dir, questions, runtime, workers, database)
     ms = [1000 * x for x in load.latencies]
     errors = {code: n for code, n in sorted(load.statuses.items()) if code >= 400}
     health = f"{1000 * _pct(load.health, 0.99):.0f} (n={len(load.health)})" if mix else "-"
@@ -255,10 +270,22 @@ def main() -> None:
         choices=["mix", "messages"],
         help="mix: customers + agent + upload; messages: customers only (the msg/s target)",
     )
+    parser.add_argument(
+        "--database",
+        choices=["sqlite", "postgres"],
+        default="sqlite",
+        help="postgres: a throwaway local cluster (initdb/pg_ctl), a copy of the seeded database per run",
+    )
     args = parser.parse_args()
     rows = []
-    with tempfile.TemporaryDirectory(prefix="firstlast-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="firstlast-load-") as tmp, contextlib.ExitStack() as stack:
         seed = Path(tmp) / "seed"
+        if args.database == "postgres":
+            cluster = stack.enter_context(PostgresCluster.start())
+            seeded = os.environ["FIRSTLAST_DATABASE_URL"] = cluster.create_database()
+            args.fresh_database = lambda: cluster.create_database(template=seeded)
+        else:
+            args.fresh_database = lambda: None
         run_cli("ingest", str(SAMPLE_KB), env=_env(seed))
         for scenario in args.scenarios:  # interleaved: every runtime and worker count per scenario
             for workers in args.workers:

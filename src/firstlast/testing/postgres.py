@@ -130,10 +130,12 @@ class PostgresCluster:
             conn.autocommit = True
             conn.execute(sql)  # type: ignore[arg-type]
 
-    def create_database(self) -> str:
-        """A new empty database; its SQLAlchemy URL."""
+    def create_database(self, template: str | None = None) -> str:
+        """A new database, empty or a copy of the database at URL ``template`` (which nobody may be
+        connected to); its SQLAlchemy URL."""
         name = f"t_{os.getpid()}_{next(self._names)}"
-        self._admin(f"CREATE DATABASE {name}")
+        copy = f" TEMPLATE {template.rsplit('/', 1)[1]}" if template else ""
+        self._admin(f"CREATE DATABASE {name}{copy}")
         return self.url(name)
 
     def drop_database(self, url: str) -> None:
