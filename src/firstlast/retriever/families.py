@@ -33,7 +33,7 @@ from dataclasses import replace
 import numpy as np
 
 from firstlast.retriever.analysis import HANGUL, JAPANESE
-from firstlast.retriever.chroma_store import Change, KnowledgeStore, StoredDocument
+from firstlast.retriever.chroma_store import Change, ChunkEmbedder, KnowledgeStore, StoredDocument
 from firstlast.retriever.embeddings import Embedder
 from firstlast.types import Chunk
 
@@ -215,8 +215,19 @@ class FamilyStore:
     def embedding(self) -> str | None:
         return self._stores[0].embedding()
 
-    def refresh(self, version: str) -> bool:
+    def refresh(
+        self, version: str, changes: Sequence[Change] | None = None, embed: ChunkEmbedder | None = None
+    ) -> bool:
+        """Each family's store follows the changes with its own block of ``embed``'s vectors."""
         parts = version.split("|")
         if len(parts) != len(self._stores):
             return False
-        return any([store.refresh(v) for store, v in zip(self._stores, parts)])
+        return any(
+            [
+                store.refresh(v, changes, None if embed is None else self._block_of(embed, f))
+                for f, (store, v) in enumerate(zip(self._stores, parts))
+            ]
+        )
+
+    def _block_of(self, embed: ChunkEmbedder, family: int) -> ChunkEmbedder:
+        return lambda chunks: self._blocks(embed(chunks))[:, family]
