@@ -25,34 +25,18 @@ with MiniLM, a Korean one the CJK articles with e5; BM25 covers every article in
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from firstlast.retriever.analysis import HANGUL, JAPANESE
+from firstlast.retriever.analysis import script_family
 from firstlast.retriever.chroma_store import Change, ChunkEmbedder, KnowledgeStore, StoredDocument
 from firstlast.retriever.embeddings import Embedder
 from firstlast.types import Chunk
 
 FAMILIES = ("latin", "cjk")
-_CJK_CHAR = re.compile(f"[{HANGUL}{JAPANESE}]")
-_LATIN_LETTER = re.compile(r"[A-Za-z]")
-# One CJK character carries about as much as three Latin letters (a kanji or a Hangul syllable is
-# a word or a syllable; an English word has about five letters), so a text is CJK when its CJK
-# characters weigh at least as much as its Latin letters: "スマホでQRコードを読む" is CJK,
-# "How do I export to 엑셀?" is not.
-_LETTERS_PER_CJK_CHAR = 3.0
-
-
-def script_family(text: str) -> str:
-    """``"cjk"`` or ``"latin"``, by which script carries most of the text."""
-    cjk = len(_CJK_CHAR.findall(text))
-    if not cjk:
-        return "latin"
-    return "cjk" if cjk * _LETTERS_PER_CJK_CHAR >= len(_LATIN_LETTER.findall(text)) else "latin"
 
 
 class FamilyEmbedder:
