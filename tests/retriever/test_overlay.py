@@ -137,3 +137,21 @@ def test_a_large_foreign_write_reloads_the_index_and_is_found(
     hits = retriever.retrieve(Question("Does the mobile app work offline?"))
     assert hits[0].chunk.doc_id == "big" and hits[0].dense_rank == 1
     assert store.reopens == 1
+
+
+def test_writes_made_before_the_index_was_loaded_are_not_embedded_again(
+    folders: tuple[Path, Path], minilm: MiniLMEmbedder
+) -> None:
+    """The retriever re-reads the feed 30 s back; what the loaded index already has is skipped."""
+    kb, other = folders
+    writer = ChromaStore.embedded(other, "kb_before")
+    write(writer, minilm, doc_chunks("old", TOPICS[:4]))
+    store = ChromaStore.embedded(kb, "kb_before")
+    store.OVERLAY_EMBED_MAX = 1
+    retriever = HybridRetriever(store, minilm, top_k=3, candidates=10, analyzer=TextAnalyzer())
+    retriever.retrieve(Question("refunds"))
+    write(writer, minilm, doc_chunks("new", ["Hamsters may join the Team plan as honorary members."]))
+
+    hits = retriever.retrieve(Question("Can hamsters join the Team plan?"))
+    assert hits[0].chunk.doc_id == "new" and hits[0].dense_rank == 1
+    assert store.reopens == 0  # only the one new chunk was embedded, not "old"'s four again

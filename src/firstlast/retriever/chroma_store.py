@@ -86,7 +86,7 @@ class KnowledgeStore(Protocol):
 
     def delete_documents(self, doc_ids: Iterable[str]) -> int: ...
 
-    def documents(self) -> dict[str, StoredDocument]: ...
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]: ...
 
     def chunks(self) -> list[Chunk]: ...
 
@@ -217,6 +217,7 @@ class ChromaStore:
         self._path: Path | None = None  # set for an embedded store, which refresh() may reopen
         self._known_version = str((self._collection.metadata or {}).get("kb_version", "0"))
         self._overlay = Overlay()  # other processes' writes since this process's index was loaded
+        self._opened_at = time.time_ns()  # writes recorded before this are in the index already
         self._own: dict[str, int] = {}  # the change feed ids of this process's writes, by seq
         self._writing = threading.RLock()  # own writes, overlay updates and reopens, one at a time
         self._spelling = ""  # the path as the current embedded client spells it (see _take_spelling)
@@ -338,10 +339,19 @@ class ChromaStore:
             offset += self._PAGE
 
     @_client_call
-    def documents(self) -> dict[str, StoredDocument]:
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]:
+        """Every stored document, or those of ``doc_ids`` that are stored (read by id: an ingest of
+        a few documents must not read the metadata of 100k chunks)."""
+        if doc_ids is None:
+            metas = self._all(["metadatas"])["metadatas"] or []
+        else:
+            ids, metas = list(dict.fromkeys(doc_ids)), []
+            for start in range(0, len(ids), 500):
+                where = {"doc_id": {"$in": ids[start : start + 500]}}
+                metas += self._collection.get(where=where, include=["metadatas"])["metadatas"] or []  # type: ignore[arg-type]
         docs: dict[str, StoredDocument] = {}
         counts: dict[str, int] = {}
-        for meta in self._all(["metadatas"])["metadatas"] or []:
+        for meta in metas:
             doc_id = str(meta.get("doc_id", ""))
             counts[doc_id] = counts.get(doc_id, 0) + 1
             if doc_id not in docs or int(meta.get("position", 0)) == 0:
@@ -453,8 +463,9 @@ class ChromaStore:
         Embedded Chroma keeps each process's vector index in memory: another process's writes show
         up in counts, metadata and ``get`` (SQLite) at once, but not in dense search. With the
         ``changes`` read from the feed since the last refresh and an ``embed`` for chunks, the
-        documents other processes changed go into the overlay (writes of this process are already in
-        its index and are recognised by their change ids). Without them, or when the overlay would
+        documents other processes changed go into the overlay (writes of this process, and writes
+        recorded before the index was loaded, are in it already: the retriever re-reads the feed
+        30 s back). Without them, or when the overlay would
         grow too large, the index is loaded again (``reopens``): in the background, with queries held
         back only for the swap. A Chroma server (``chroma.mode=http``) is shared by every process and
         never needs this.
@@ -464,7 +475,9 @@ class ChromaStore:
         with self._writing:
             if changes is None or embed is None:
                 return version != self._known_version and self._reopen(version)
-            foreign = {d for c in changes if c.id not in self._own for d in c.doc_ids}
+            foreign = {  # an embedded store is on one host: the writers' clock is this one
+                d for c in changes if c.id not in self._own and c.seq >= self._opened_at for d in c.doc_ids
+            }
             if not foreign:
                 self._known_version = version
                 return False
@@ -484,6 +497,7 @@ class ChromaStore:
 
         assert self._path is not None
         spelling = _take_spelling(self._path, fresh=True)
+        opened_at = time.time_ns()
         try:
             client = chromadb.PersistentClient(
                 path=spelling, settings=ChromaClientSettings(anonymized_telemetry=False)
@@ -498,6 +512,7 @@ class ChromaStore:
             old, old_spelling = self._client, self._spelling
             self._client, self._collection, self._changes = client, collection, changes
             self._spelling, self._overlay, self._known_version = spelling, Overlay(), version
+            self._opened_at = opened_at
         old.close()  # the last client of a spelling stops its system, dropping the old index
         _drop_spelling(old_spelling)
         self.reopens += 1

@@ -153,10 +153,11 @@ class FamilyStore:
         self._stores[0].record_embedding(name)
 
     # -- reads ------------------------------------------------------------------------------------
-    def documents(self) -> dict[str, StoredDocument]:
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]:
+        ids = None if doc_ids is None else list(doc_ids)
         merged: dict[str, StoredDocument] = {}
         for store in self._stores:
-            for doc_id, doc in store.documents().items():
+            for doc_id, doc in store.documents(ids).items():
                 if doc_id in merged:
                     doc = replace(merged[doc_id], chunks=merged[doc_id].chunks + doc.chunks)
                 merged[doc_id] = doc

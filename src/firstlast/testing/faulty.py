@@ -48,8 +48,8 @@ class FaultyStore:
             self._fail("search")
         return self.inner.dense_search(vector, k)
 
-    def documents(self) -> dict[str, StoredDocument]:
-        return self.inner.documents()
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]:
+        return self.inner.documents(doc_ids)
 
     def chunks(self) -> list[Chunk]:
         return self.inner.chunks()
