@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -137,3 +139,10 @@ def test_seed_tiktoken_cache_rejects_unknown_encodings(tmp_path: Path, monkeypat
     with pytest.raises(ConfigError, match="'gpt2'"):
         tokens.seed_tiktoken_cache("gpt2")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_imports_no_torch_nltk_or_transformers() -> None:
+    """langchain's splitters would import every optional backend installed (~440 MB per worker)."""
+    code = "import sys, firstlast.wiring; print(sorted({'torch', 'transformers', 'nltk'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -105,6 +105,16 @@ def test_both_adds_character_bigrams_and_latin_words_are_unchanged() -> None:
         TextAnalyzer(korean="words")  # type: ignore[arg-type]
 
 
+def test_an_english_text_with_a_few_cjk_words_loads_no_analyser() -> None:
+    """An English knowledge base's language menu ("日本語 | 한국어") must not cost a worker ~570 MB."""
+    analyzer = TextAnalyzer(korean="morphemes", japanese="morphemes")
+    tokens = analyzer.tokens("Change the display language: English | 日本語 | 한국어 | 中文")
+    assert {"日本", "本語", "한국", "국어", "中文", "language"} <= set(tokens)  # bigrams of the CJK words
+    assert analyzer._kiwi is None and analyzer._sudachi is None
+    assert analyzer.tokens("비밀번호를 잊어버렸어요") == ["비밀", "번호"]  # a Korean text: Kiwi
+    assert analyzer._kiwi is not None and analyzer._sudachi is None
+
+
 @pytest.mark.parametrize(
     ("kb", "question", "expected"),
     [

@@ -24,6 +24,9 @@ def test_everything_is_read_back_across_pages(tmp_path) -> None:
     documents = store.documents()
     assert sorted(documents) == ["d0", "d1", "d2", "d3"]
     assert [documents[d].chunks for d in sorted(documents)] == [2, 2, 2, 1]
+    some = store.documents(["d1", "d3", "missing"])  # by id: an ingest reads only its own documents
+    assert {d: doc.chunks for d, doc in some.items()} == {"d1": 2, "d3": 1}
+    assert some["d1"] == documents["d1"]
 
 
 def test_the_change_feed_lists_writes_and_deletions_in_order(tmp_path) -> None:

@@ -88,7 +88,7 @@ def list_documents(services: ServicesDep, _scope: AdminScope, source: str | None
 def delete_document(doc_id: str, services: ServicesDep, _scope: AdminScope) -> dict[str, object]:
     """Remove an uploaded or ingested document. Learned knowledge has a lifecycle of its own (usage,
     versions, rollback), so it leaves the knowledge base by being retired, never from here."""
-    info = services.store.documents().get(doc_id)
+    info = services.store.documents([doc_id]).get(doc_id)
     if doc_id.startswith(f"{LEARNED_SOURCE}/") or (info is not None and info.source == LEARNED_SOURCE):
         entry = doc_id.removeprefix(f"{LEARNED_SOURCE}/")
         raise Conflict(

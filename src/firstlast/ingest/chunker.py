@@ -9,11 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-
-from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+import sys
 
 from firstlast.ingest.tokens import get_encoding
 from firstlast.types import Chunk, Document
+
+# langchain_text_splitters' __init__ imports every optional backend it finds installed for splitters
+# we never use (sentence-transformers and transformers, which pull torch; nltk; spacy): ~440 MB and
+# ~10 s in every process. Hidden while it is imported (each is a guarded import there), then unhidden
+# for whoever really needs one (the ONNX export of MiniLM uses sentence-transformers).
+_BACKENDS = ("sentence_transformers", "transformers", "nltk", "spacy", "konlpy")
+_UNUSED_BACKENDS = [m for m in _BACKENDS if m not in sys.modules]
+sys.modules.update(dict.fromkeys(_UNUSED_BACKENDS))  # type: ignore[arg-type]  # None: "not installed"
+try:
+    from langchain_text_splitters import MarkdownHeaderTextSplitter, RecursiveCharacterTextSplitter
+finally:
+    for _name in _UNUSED_BACKENDS:
+        if sys.modules.get(_name, 0) is None:
+            del sys.modules[_name]
 
 _HEADERS = [("#", "h1"), ("##", "h2"), ("###", "h3")]
 

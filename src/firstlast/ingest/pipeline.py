@@ -68,7 +68,7 @@ class Ingestor:
             if source is not None and doc.source != source:
                 doc = replace(doc, source=source)
             seen[doc.id] = _sanitised(doc)  # the last copy of a repeated id wins
-        stored = self._store.documents()
+        stored = self._store.documents(None if prune else seen)  # pruning needs the source's others
         if not take_over:
             self.check_sources(seen.values(), stored)
         added = updated = unchanged = written = embedded = 0
@@ -117,7 +117,8 @@ class Ingestor:
     ) -> None:
         """Conflict when a document would replace one that another source wrote: an upload must
         not silently overwrite an article ingested from a folder (or the reverse)."""
-        stored = self._store.documents() if stored is None else stored
+        documents = list(documents)
+        stored = self._store.documents(d.id for d in documents) if stored is None else stored
         for doc in documents:
             old = stored.get(doc.id)
             if old is not None and old.source != doc.source:

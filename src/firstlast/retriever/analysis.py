@@ -15,8 +15,11 @@ Each language can keep the character bigrams too (``"both"``): bigrams catch com
 spellings that the dictionary splits differently in the question and the article. Which mode wins
 was measured per language on the dev splits (``benchmarks/lexical_sweep.py``; README, "Retrieval").
 
-The analysers are loaded on first use of their language (Kiwi about 1.5 s, Sudachi well under
-one) and kept by the :class:`TextAnalyzer` that loaded them, which the composition root builds once.
+The analysers are loaded on first use of their language (Kiwi about 1.5 s and ~300 MB, Sudachi
+well under a second) and kept by the :class:`TextAnalyzer` that loaded them, which the composition
+root builds once. Only a text written in CJK (:func:`script_family`) is analysed: the CJK words of an
+English text ("日本語 | 한국어 | 中文" in a language menu) become bigrams, so an English knowledge
+base never loads either analyser.
 
     analyzer = TextAnalyzer(korean="morphemes", japanese="morphemes")
     analyzer.tokens("반품안심케어를 해지하고 싶어요")   # ['반품', '안심', '케어']
@@ -41,6 +44,22 @@ _HANGUL_RUN = re.compile(f"[{HANGUL}]+")
 _JAPANESE_RUN = re.compile(f"[{JAPANESE}]+")
 _CJK_RUN = re.compile(f"[{HANGUL}{JAPANESE}]+")
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_CJK_CHAR = re.compile(f"[{HANGUL}{JAPANESE}]")
+_LATIN_LETTER = re.compile(r"[A-Za-z]")
+# One CJK character carries about as much as three Latin letters (a kanji or a Hangul syllable is
+# a word or a syllable; an English word has about five letters), so a text is CJK when its CJK
+# characters weigh at least as much as its Latin letters: "スマホでQRコードを読む" is CJK,
+# "How do I export to 엑셀?" is not.
+_LETTERS_PER_CJK_CHAR = 3.0
+
+
+def script_family(text: str) -> str:
+    """``"cjk"`` or ``"latin"``, by which script carries most of the text."""
+    cjk = len(_CJK_CHAR.findall(text))
+    if not cjk:
+        return "latin"
+    return "cjk" if cjk * _LETTERS_PER_CJK_CHAR >= len(_LATIN_LETTER.findall(text)) else "latin"
+
 
 # Kiwi tags kept: common and proper nouns, numerals, Chinese characters (Latin words and numbers in
 # Korean text come from the Latin path). Measured on smartstore_faq_ko dev, BM25 alone, r@5: these
@@ -127,14 +146,15 @@ class TextAnalyzer:
     # -- tokens -----------------------------------------------------------------------------------
     def tokens(self, text: str) -> list[str]:
         norm = unicodedata.normalize("NFKC", text).lower()
+        cjk = script_family(norm) == "cjk"  # else its few CJK words are bigrams: no analyser loads
         tokens: list[str] = []
-        if self.korean != "morphemes":
+        if self.korean != "morphemes" or not cjk:
             tokens += [b for run in _HANGUL_RUN.findall(norm) for b in _bigrams(run)]
-        if self.japanese != "morphemes":
+        if self.japanese != "morphemes" or not cjk:
             tokens += [b for run in _JAPANESE_RUN.findall(norm) for b in _bigrams(run)]
-        if self.korean != "bigrams" and _HANGUL_RUN.search(norm):
+        if cjk and self.korean != "bigrams" and _HANGUL_RUN.search(norm):
             tokens.extend(self._korean_morphemes(norm))
-        if self.japanese != "bigrams" and _JAPANESE_RUN.search(norm):
+        if cjk and self.japanese != "bigrams" and _JAPANESE_RUN.search(norm):
             tokens.extend(self._japanese_morphemes(norm))
         latin = _CJK_RUN.sub(" ", norm)
         tokens.extend(stem(w) for w in _WORD.findall(latin) if w not in STOP_WORDS)

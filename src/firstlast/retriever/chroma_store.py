@@ -6,6 +6,11 @@ download) is never touched. Every write bumps ``kb_version`` in the collection m
 (the lexical index, other API processes) use it to notice that the knowledge changed, and then read
 only what changed from the change feed: a second collection, ``<name>_changes``, with one record per
 write (its time and the documents it touched, deletions included), kept for a day.
+
+Several processes on one embedded store: each loads its own vector index, so another process's
+writes are brought into this one's dense search as an :class:`~firstlast.retriever.overlay.Overlay`
+(see ``refresh``), and the index is loaded again only once the overlay grows large, in the
+background: queries go on against the old index meanwhile.
 """
 
 from __future__ import annotations
@@ -23,11 +28,37 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 
 from firstlast.errors import BackendError
+from firstlast.retriever.overlay import Overlay
 from firstlast.types import Chunk
 
 _CORE_KEYS = ("doc_id", "title", "section", "url", "lang", "source", "position", "doc_hash")
 _EXTRA_PREFIX = "m_"
 CHANGES_KEPT_NS = 24 * 3600 * 10**9  # a reader that has not caught up for a day reloads everything
+
+# Embeds chunks as the ingest path does (the same model, the same text), for the overlay.
+ChunkEmbedder = Callable[[Sequence["Chunk"]], np.ndarray]
+
+# The path spellings ("kb", "kb/.", "kb/./.") of this process's embedded clients: Chroma shares one
+# system (and its loaded indexes) between clients of one spelling, so a reload takes an unused one.
+_spellings: dict[str, int] = {}
+_spellings_lock = threading.Lock()
+
+
+def _take_spelling(path: Path, fresh: bool) -> str:
+    with _spellings_lock:
+        n = int(fresh)
+        while fresh and _spellings.get(str(path) + "/." * n):
+            n += 1
+        spelling = str(path) + "/." * n
+        _spellings[spelling] = _spellings.get(spelling, 0) + 1
+        return spelling
+
+
+def _drop_spelling(spelling: str) -> None:
+    with _spellings_lock:
+        _spellings[spelling] -= 1
+        if not _spellings[spelling]:
+            del _spellings[spelling]
 
 
 @dataclass(frozen=True)
@@ -55,7 +86,7 @@ class KnowledgeStore(Protocol):
 
     def delete_documents(self, doc_ids: Iterable[str]) -> int: ...
 
-    def documents(self) -> dict[str, StoredDocument]: ...
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]: ...
 
     def chunks(self) -> list[Chunk]: ...
 
@@ -69,7 +100,9 @@ class KnowledgeStore(Protocol):
 
     def record_embedding(self, name: str) -> None: ...
 
-    def refresh(self, version: str) -> bool: ...
+    def refresh(
+        self, version: str, changes: Sequence[Change] | None = None, embed: ChunkEmbedder | None = None
+    ) -> bool: ...
 
     def changes(self, since: int) -> list[Change] | None: ...
 
@@ -183,6 +216,12 @@ class ChromaStore:
             raise BackendError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
         self._path: Path | None = None  # set for an embedded store, which refresh() may reopen
         self._known_version = str((self._collection.metadata or {}).get("kb_version", "0"))
+        self._overlay = Overlay()  # other processes' writes since this process's index was loaded
+        self._opened_at = time.time_ns()  # writes recorded before this are in the index already
+        self._own: dict[str, int] = {}  # the change feed ids of this process's writes, by seq
+        self._writing = threading.RLock()  # own writes, overlay updates and reopens, one at a time
+        self._spelling = ""  # the path as the current embedded client spells it (see _take_spelling)
+        self.reopens = 0  # how often the vector index was loaded again (refresh), for metrics/tests
 
     def _open_changes(self) -> Any:
         # one record per write, each with a one-dimensional placeholder vector (never searched)
@@ -198,7 +237,7 @@ class ChromaStore:
             path=str(path), settings=ChromaClientSettings(anonymized_telemetry=False)
         )
         store = cls(client, collection)
-        store._path = path
+        store._path, store._spelling = path, _take_spelling(path, fresh=False)
         return store
 
     @classmethod
@@ -215,10 +254,15 @@ class ChromaStore:
         return cls(client, collection)
 
     # -- writes ---------------------------------------------------------------------------------
-    @_client_call
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         if len(chunks) != len(vectors):
             raise ValueError(f"got {len(chunks)} chunks but {len(vectors)} vectors")
+        with self._writing:
+            self._upsert(chunks, vectors)
+            self._overlay = self._overlay.upserted(chunks, vectors)
+
+    @_client_call
+    def _upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         for start in range(0, len(chunks), self._BATCH):
             part = chunks[start : start + self._BATCH]
             self._collection.upsert(
@@ -230,9 +274,15 @@ class ChromaStore:
         if chunks:
             self._record(dict.fromkeys(c.doc_id for c in chunks))
 
-    @_client_call
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
         ids = list(dict.fromkeys(doc_ids))
+        with self._writing:
+            removed = self._delete(ids)
+            self._overlay = self._overlay.deleted(ids)
+        return removed
+
+    @_client_call
+    def _delete(self, ids: list[str]) -> int:
         removed, touched = 0, []
         for start in range(0, len(ids), 500):
             where = {"doc_id": {"$in": ids[start : start + 500]}}
@@ -247,9 +297,11 @@ class ChromaStore:
 
     def _record(self, doc_ids: Iterable[str]) -> None:
         """Add the write to the change feed, drop records older than a day, then bump the version."""
-        seq = time.time_ns()
+        seq, change_id = time.time_ns(), uuid.uuid4().hex
+        self._own = {i: s for i, s in self._own.items() if s > seq - CHANGES_KEPT_NS}
+        self._own[change_id] = seq  # before the feed has it: a reader must never take it for foreign
         self._changes.add(
-            ids=[uuid.uuid4().hex],
+            ids=[change_id],
             embeddings=np.ones((1, 1), dtype=np.float32),
             metadatas=[{"seq": seq, "docs": "\n".join(doc_ids)}],
         )
@@ -287,10 +339,19 @@ class ChromaStore:
             offset += self._PAGE
 
     @_client_call
-    def documents(self) -> dict[str, StoredDocument]:
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]:
+        """Every stored document, or those of ``doc_ids`` that are stored (read by id: an ingest of
+        a few documents must not read the metadata of 100k chunks)."""
+        if doc_ids is None:
+            metas = self._all(["metadatas"])["metadatas"] or []
+        else:
+            ids, metas = list(dict.fromkeys(doc_ids)), []
+            for start in range(0, len(ids), 500):
+                where = {"doc_id": {"$in": ids[start : start + 500]}}
+                metas += self._collection.get(where=where, include=["metadatas"])["metadatas"] or []  # type: ignore[arg-type]
         docs: dict[str, StoredDocument] = {}
         counts: dict[str, int] = {}
-        for meta in self._all(["metadatas"])["metadatas"] or []:
+        for meta in metas:
             doc_id = str(meta.get("doc_id", ""))
             counts[doc_id] = counts.get(doc_id, 0) + 1
             if doc_id not in docs or int(meta.get("position", 0)) == 0:
@@ -346,20 +407,34 @@ class ChromaStore:
         ]
         return sorted(feed, key=lambda c: c.seq)
 
-    @_client_call
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
-        res = self._collection.query(  # Chroma returns fewer than k when the store is smaller
+        """The ``k`` chunks closest to ``vector``; with an overlay, the stale index is asked for more
+        until ``k`` of its hits lie outside the overlay's documents (or it has no more)."""
+        overlay = self._overlay
+        if not overlay.docs:
+            return self._query(vector, k)
+        n = k + max(len(overlay), 2 * len(overlay.docs))
+        while True:
+            found = self._query(vector, n)
+            if len(found) < n or sum(not overlay.hides(c) for c, _ in found) >= k:
+                return overlay.merge(found, vector, k)
+            n *= 2
+
+    @_client_call
+    def _query(self, vector: np.ndarray, n: int) -> list[tuple[Chunk, float]]:
+        res = self._collection.query(  # Chroma returns fewer than n when the store is smaller
             query_embeddings=np.asarray(vector, dtype=np.float32).reshape(1, -1),
-            n_results=k,
+            n_results=n,
             include=["documents", "metadatas", "distances"],
         )
         ids = res["ids"][0]
         docs = (res["documents"] or [[]])[0]
         metas = (res["metadatas"] or [[]])[0]
         dists = (res["distances"] or [[]])[0]
-        return [
+        return [  # a record another process deleted is still in a stale index, without metadata
             (_to_chunk(cid, text, dict(meta)), 1.0 - float(dist))
             for cid, text, meta, dist in zip(ids, docs, metas, dists)
+            if meta is not None
         ]
 
     @_client_call
@@ -376,34 +451,69 @@ class ChromaStore:
     def count(self) -> int:
         return int(self._collection.count())
 
-    # -- several API processes on one embedded store (issue #5) -----------------------------------
-    def refresh(self, version: str) -> bool:
-        """Reopen an embedded collection that another process changed; True when it was reopened.
+    # -- several API processes on one embedded store (issues #5, #13) ----------------------------
+    OVERLAY_EMBED_MAX = 200  # chunks embedded again per refresh; a larger write reloads the index
+    OVERLAY_MAX = 2000  # chunks the overlay holds before the index is loaded again
+
+    def refresh(
+        self, version: str, changes: Sequence[Change] | None = None, embed: ChunkEmbedder | None = None
+    ) -> bool:
+        """Bring another process's writes into this process's dense search; True when it changed.
 
         Embedded Chroma keeps each process's vector index in memory: another process's writes show
-        up in counts, metadata and ``get`` (SQLite) at once, but not in dense search until the
-        collection is opened again (measured: 30-60 ms at the sample KB's size). Writes of this
-        process are already in its index and are recognised by the version they set. A Chroma
-        server (``chroma.mode=http``) is shared by every process and never needs this. Other calls
-        wait while the client is swapped (the reopen's time grows with the collection).
+        up in counts, metadata and ``get`` (SQLite) at once, but not in dense search. With the
+        ``changes`` read from the feed since the last refresh and an ``embed`` for chunks, the
+        documents other processes changed go into the overlay (writes of this process, and writes
+        recorded before the index was loaded, are in it already: the retriever re-reads the feed
+        30 s back). Without them, or when the overlay would
+        grow too large, the index is loaded again (``reopens``): in the background, with queries held
+        back only for the swap. A Chroma server (``chroma.mode=http``) is shared by every process and
+        never needs this.
         """
-        if self._path is None or version == self._known_version:
+        if self._path is None:
             return False
-        with self._gate.reopening():
-            return version != self._known_version and self._reopen(version)
+        with self._writing:
+            if changes is None or embed is None:
+                return version != self._known_version and self._reopen(version)
+            foreign = {  # an embedded store is on one host: the writers' clock is this one
+                d for c in changes if c.id not in self._own and c.seq >= self._opened_at for d in c.doc_ids
+            }
+            if not foreign:
+                self._known_version = version
+                return False
+            chunks = self.chunks_of(foreign)
+            if len(chunks) > self.OVERLAY_EMBED_MAX or len(self._overlay) + len(chunks) > self.OVERLAY_MAX:
+                return self._reopen(version)
+            vectors = embed(chunks) if chunks else np.zeros((0, 0), dtype=np.float32)
+            self._overlay = self._overlay.replaced(foreign, chunks, vectors)
+            self._known_version = version
+            return True
 
     def _reopen(self, version: str) -> bool:
+        """Load the vector index again with a second client (another spelling of the path is another
+        Chroma system with its own index), then swap it in and close the old one."""
         import chromadb
         from chromadb.config import Settings as ChromaClientSettings
 
+        assert self._path is not None
+        spelling = _take_spelling(self._path, fresh=True)
+        opened_at = time.time_ns()
         try:
-            self._client.close()  # the last client of a path stops its system, dropping the old index
-            self._client = chromadb.PersistentClient(
-                path=str(self._path), settings=ChromaClientSettings(anonymized_telemetry=False)
+            client = chromadb.PersistentClient(
+                path=spelling, settings=ChromaClientSettings(anonymized_telemetry=False)
             )
-            self._collection = self._client.get_collection(self._name, embedding_function=None)
-            self._changes = self._open_changes()
+            collection = client.get_collection(self._name, embedding_function=None)
+            collection.count()  # loads the vector index (0.5 s at 30k chunks) before the swap
+            changes = client.get_or_create_collection(f"{self._name}_changes", embedding_function=None)
         except Exception as exc:
+            _drop_spelling(spelling)
             raise BackendError(f"cannot reopen Chroma collection {self._name!r}: {exc}") from exc
-        self._known_version = version
+        with self._gate.reopening():
+            old, old_spelling = self._client, self._spelling
+            self._client, self._collection, self._changes = client, collection, changes
+            self._spelling, self._overlay, self._known_version = spelling, Overlay(), version
+            self._opened_at = opened_at
+        old.close()  # the last client of a spelling stops its system, dropping the old index
+        _drop_spelling(old_spelling)
+        self.reopens += 1
         return True

@@ -25,34 +25,18 @@ with MiniLM, a Korean one the CJK articles with e5; BM25 covers every article in
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from firstlast.retriever.analysis import HANGUL, JAPANESE
-from firstlast.retriever.chroma_store import Change, KnowledgeStore, StoredDocument
+from firstlast.retriever.analysis import script_family
+from firstlast.retriever.chroma_store import Change, ChunkEmbedder, KnowledgeStore, StoredDocument
 from firstlast.retriever.embeddings import Embedder
 from firstlast.types import Chunk
 
 FAMILIES = ("latin", "cjk")
-_CJK_CHAR = re.compile(f"[{HANGUL}{JAPANESE}]")
-_LATIN_LETTER = re.compile(r"[A-Za-z]")
-# One CJK character carries about as much as three Latin letters (a kanji or a Hangul syllable is
-# a word or a syllable; an English word has about five letters), so a text is CJK when its CJK
-# characters weigh at least as much as its Latin letters: "スマホでQRコードを読む" is CJK,
-# "How do I export to 엑셀?" is not.
-_LETTERS_PER_CJK_CHAR = 3.0
-
-
-def script_family(text: str) -> str:
-    """``"cjk"`` or ``"latin"``, by which script carries most of the text."""
-    cjk = len(_CJK_CHAR.findall(text))
-    if not cjk:
-        return "latin"
-    return "cjk" if cjk * _LETTERS_PER_CJK_CHAR >= len(_LATIN_LETTER.findall(text)) else "latin"
 
 
 class FamilyEmbedder:
@@ -180,10 +164,11 @@ class FamilyStore:
         self._stores[0].record_embedding(name)
 
     # -- reads ------------------------------------------------------------------------------------
-    def documents(self) -> dict[str, StoredDocument]:
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]:
+        ids = None if doc_ids is None else list(doc_ids)
         merged: dict[str, StoredDocument] = {}
         for store in self._stores:
-            for doc_id, doc in store.documents().items():
+            for doc_id, doc in store.documents(ids).items():
                 if doc_id in merged:
                     doc = replace(merged[doc_id], chunks=merged[doc_id].chunks + doc.chunks)
                 merged[doc_id] = doc
@@ -240,9 +225,20 @@ class FamilyStore:
     def embedding(self) -> str | None:
         return self._stores[0].embedding()
 
-    def refresh(self, version: str) -> bool:
+    def refresh(
+        self, version: str, changes: Sequence[Change] | None = None, embed: ChunkEmbedder | None = None
+    ) -> bool:
+        """Each family's store follows the changes with its own block of ``embed``'s vectors."""
         parts = version.split("|")
         if len(parts) != len(self._stores):
             return False
         self._forget_counts()  # called when the version changed: maybe another process wrote
-        return any([store.refresh(v) for store, v in zip(self._stores, parts)])
+        return any(
+            [
+                store.refresh(v, changes, None if embed is None else self._block_of(embed, f))
+                for f, (store, v) in enumerate(zip(self._stores, parts))
+            ]
+        )
+
+    def _block_of(self, embed: ChunkEmbedder, family: int) -> ChunkEmbedder:
+        return lambda chunks: self._blocks(embed(chunks))[:, family]

@@ -5,8 +5,9 @@ every query by default (a fraction of a millisecond with embedded Chroma), so a 
 right after it is ingested; ``refresh_seconds > 0`` throttles the check for a remote store. When it
 changed, the store's change feed says which documents were written since the index's last catch-up
 (in any process), and only those are read back, analysed and swapped into a new index snapshot
-(with ``_documents`` and the question index). Queries never wait for that: they read the current
-snapshot, and the one query that noticed the change does the catch-up.
+(with ``_documents`` and the question index); the store gets the same changes, so that another
+process's writes reach this process's dense search too (``ChromaStore.refresh``). Queries never wait
+for that: they read the current snapshot, and the one query that noticed the change does the catch-up.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from firstlast.retriever.analysis import Analyzer, TextAnalyzer
 from firstlast.retriever.chroma_store import KnowledgeStore
 from firstlast.retriever.embeddings import Embedder
 from firstlast.retriever.families import script_family
-from firstlast.retriever.lexical import BM25_B, BM25_K1, BM25Index
+from firstlast.retriever.lexical import BM25_B, BM25_K1, BM25Index, index_text
 from firstlast.retriever.questions import QuestionIndex
 from firstlast.types import Chunk, Hit, Question, QuestionMatch
 
@@ -150,12 +151,12 @@ class HybridRetriever:
         version = self._store.version()
         if version == self._index_version:
             return
-        self._store.refresh(version)
-        feed = self._store.changes(self._since - CLOCK_MARGIN_NS)
+        feed = self._store.changes(self._since - CLOCK_MARGIN_NS)  # read after the version: it has all
         if feed is None:
             self._load()
             return
         fresh = [c for c in feed if c.id not in self._applied]
+        self._store.refresh(version, fresh, self._embed_chunks)  # another process's writes: dense too
         doc_ids = {d for c in fresh for d in c.doc_ids}
         if doc_ids and self._index is not None:
             chunks = self._store.chunks_of(doc_ids)
@@ -169,6 +170,9 @@ class HybridRetriever:
         self._since = max([self._since, *(c.seq for c in feed)])
         self._applied = {i: seq for i, seq in self._applied.items() if seq > self._since - CLOCK_MARGIN_NS}
         self._index_version = version
+
+    def _embed_chunks(self, chunks: Sequence[Chunk]) -> np.ndarray:
+        return self._embedder.embed_documents([index_text(c) for c in chunks])  # as ingest does
 
     def document_chunks(self, chunk: Chunk) -> list[Chunk]:
         """Every chunk of ``chunk``'s document in order, so the answerer can quote a whole section

@@ -12,7 +12,9 @@ vectors equal sentence-transformers' within float rounding (1 - cosine < 1e-6, c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.metadata
 import logging
 import os
 import tempfile
@@ -94,12 +96,9 @@ def _fingerprint(model_dir: Path) -> str:
     for name in ("config.json", "tokenizer.json", "model.safetensors"):
         stat = (model_dir / name).stat()
         digest.update(f"{name}:{stat.st_size}:{int(stat.st_mtime)}".encode())
-    try:
-        import torch
-
-        digest.update(torch.__version__.encode())
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
+    # the exporter's version, read without importing torch (hundreds of MB a worker never needs)
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        digest.update(importlib.metadata.version("torch").encode())
     return digest.hexdigest()[:16]
 
 

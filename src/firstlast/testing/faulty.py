@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from firstlast.errors import BackendError
-from firstlast.retriever.chroma_store import Change, KnowledgeStore, StoredDocument
+from firstlast.retriever.chroma_store import Change, ChunkEmbedder, KnowledgeStore, StoredDocument
 from firstlast.types import Chunk
 
 Fault = Literal["upsert", "delete", "search"]
@@ -48,8 +48,8 @@ class FaultyStore:
             self._fail("search")
         return self.inner.dense_search(vector, k)
 
-    def documents(self) -> dict[str, StoredDocument]:
-        return self.inner.documents()
+    def documents(self, doc_ids: Iterable[str] | None = None) -> dict[str, StoredDocument]:
+        return self.inner.documents(doc_ids)
 
     def chunks(self) -> list[Chunk]:
         return self.inner.chunks()
@@ -66,8 +66,10 @@ class FaultyStore:
     def record_embedding(self, name: str) -> None:
         self.inner.record_embedding(name)
 
-    def refresh(self, version: str) -> bool:
-        return self.inner.refresh(version)
+    def refresh(
+        self, version: str, changes: Sequence[Change] | None = None, embed: ChunkEmbedder | None = None
+    ) -> bool:
+        return self.inner.refresh(version, changes, embed)
 
     def changes(self, since: int) -> list[Change] | None:
         return self.inner.changes(since)
