@@ -436,18 +436,28 @@ def eval_calibrate(
         Path | None,
         typer.Option(help="Keep this calibration's weights; fit only the features it does not weigh"),
     ] = None,
+    multilingual: Annotated[
+        bool,
+        typer.Option(
+            "--multilingual",
+            help="Fit only the answers scored by the multilingual model (e5), as the part of --base "
+            "(default: the shipped calibration) that such answers get",
+        ),
+    ] = False,
 ) -> None:
     """Fit the confidence model on labelled results; the service loads it via ANSWER__CALIBRATION_FILE."""
     from firstlast.answerer.confidence import Calibrator
     from firstlast.errors import InvalidInput
-    from firstlast.eval.calibrate import calibrate, extend, load_results
+    from firstlast.eval.calibrate import calibrate, calibrate_multilingual, extend, load_results
 
     if target_precision is not None and not 0 < target_precision <= 1:
         raise InvalidInput(f"--target-precision must be in (0, 1], got {target_precision}")
     if target not in ("resolution", "citation"):
         raise InvalidInput(f"--target must be resolution or citation, got {target!r}")
     samples = load_results(results, target)  # type: ignore[arg-type]
-    if base is not None:
+    if multilingual:
+        calibrator, report = calibrate_multilingual(Calibrator.load(base), samples)
+    elif base is not None:
         calibrator, report = extend(Calibrator.load(base), samples)
     else:
         calibrator, report = calibrate(samples, target_precision=target_precision)

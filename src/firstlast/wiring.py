@@ -44,7 +44,7 @@ from firstlast.retriever.embeddings import Embedder, build_embedder
 from firstlast.retriever.families import FamilyEmbedder, FamilyStore
 from firstlast.retriever.hybrid import HybridRetriever
 from firstlast.schema import open_database
-from firstlast.types import HandoffReason
+from firstlast.types import HandoffReason, Question
 from firstlast.web.sessions import ConsoleSessions
 
 
@@ -118,15 +118,16 @@ def _embedding_for(settings: Settings, store: KnowledgeStore) -> tuple[Embedder,
     return embedder, FamilyStore({"latin": store, "cjk": build_store(settings, "_cjk")})
 
 
-def _e5_scores(embedder: Embedder, store: KnowledgeStore) -> Callable[[], bool]:
-    """Whether dense scores come from e5 (another scale than MiniLM's), for the confidence signals.
+def _e5_scores(embedder: Embedder, store: KnowledgeStore) -> Callable[[Question], bool]:
+    """Whether a question's dense scores come from e5 (another scale than MiniLM's), for the
+    confidence signals and the calibration that reads them.
 
-    With language families that is the knowledge base's main family, as it was when ``auto`` chose
-    one model for the whole knowledge base (the shipped calibration was fitted so).
+    With language families a question is searched in its own script's family (Japanese and
+    Korean with e5, the rest with MiniLM), whichever family holds most of the knowledge base.
     """
-    if isinstance(store, FamilyStore):
-        return lambda: store.main_family() == "cjk"
-    return lambda: embedder.multilingual
+    if isinstance(store, FamilyStore) and isinstance(embedder, FamilyEmbedder):
+        return lambda question: embedder.family(question.text) == "cjk"
+    return lambda question: embedder.multilingual
 
 
 def _check_embedding(store: KnowledgeStore, embedder: Embedder) -> None:

@@ -147,3 +147,61 @@ def test_an_extension_is_validated_where_it_applies_and_keeps_closeness_weights_
     assert applied["cross_validated"]["auroc"] > 0.6
     assert set(applied["leave_one_dataset_out"]) == {"first", "second"}
     assert all(v["samples"] == 150 for v in applied["leave_one_dataset_out"].values())
+
+
+def _two_scales(n: int = 300, seed: int = 7) -> list[Sample]:
+    """MiniLM answers right with probability dense_top; e5 answers on its compressed scale
+    (0.75-0.95), right with probability (dense_top - 0.75) / 0.2, in two files."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        dense = float(rng.uniform(0.1, 0.9))
+        out.append(Sample({"dense_top": dense}, bool(rng.uniform() < dense), True, "minilm"))
+    for group in ("ja", "ko"):
+        for _ in range(n):
+            dense = float(rng.uniform(0.75, 0.95))
+            signals = {"dense_top": dense, "multilingual_model": 1.0}
+            out.append(Sample(signals, bool(rng.uniform() < (dense - 0.75) / 0.2), True, group))
+    return out
+
+
+def test_the_multilingual_models_answers_get_a_fit_of_their_own_and_the_others_keep_theirs(
+    tmp_path: Path,
+) -> None:
+    from firstlast.eval.calibrate import calibrate_multilingual
+
+    samples = _two_scales()
+    base = Calibrator({"dense_top": 5.0}, -2.5, meta={"fitted_on": "minilm"})
+    calibrator, report = calibrate_multilingual(base, samples)
+    assert report["samples"] == 600 and set(report["leave_one_dataset_out"]) == {"ja", "ko"}
+    assert report["cross_validated"]["ece"] < 0.08 and report["cross_validated"]["auroc"] > 0.7
+    assert calibrator.probability({"dense_top": 0.6}) == base.probability({"dense_top": 0.6})
+    weak, strong = ({"dense_top": d, "multilingual_model": 1.0} for d in (0.78, 0.93))
+    assert base.probability(weak) > 0.8  # MiniLM's scale reads any e5 cosine as a sure answer
+    assert calibrator.probability(weak) < 0.35 < 0.65 < calibrator.probability(strong)
+    path = tmp_path / "cal.json"
+    path.write_text(calibrator.to_json())
+    loaded = Calibrator.load(path)
+    assert loaded == calibrator and loaded.probability(weak) == calibrator.probability(weak)
+    with pytest.raises(InvalidInput, match="multilingual model"):
+        calibrate_multilingual(base, [s for s in samples if s.group == "minilm"])
+
+
+def test_extending_a_calibration_with_a_multilingual_part_extends_both_parts() -> None:
+    from firstlast.eval.calibrate import extend
+
+    base = Calibrator({"dense_top": 4.0}, -2.0, multilingual=Calibrator({"dense_top": 20.0}, -17.0))
+    rng = np.random.default_rng(9)
+    samples = []
+    for e5 in (0.0, 1.0):
+        for _ in range(150):
+            match = float(rng.uniform(0.3, 1.0))
+            signals = {"dense_top": 0.85, "multilingual_model": e5, "learned": 1.0, "learned_match": match}
+            samples.append(Sample(signals, bool(rng.uniform() < (match - 0.3) / 0.7), True, f"e5={e5}"))
+    extended, _ = extend(base, samples)
+    assert extended.multilingual is not None
+    for e5 in (0.0, 1.0):
+        close = {"dense_top": 0.85, "multilingual_model": e5, "learned": 1.0, "learned_match": 0.95}
+        assert extended.probability(close) > base.probability(close)
+    plain = {"dense_top": 0.85, "multilingual_model": 1.0}
+    assert extended.probability(plain) == base.probability(plain)

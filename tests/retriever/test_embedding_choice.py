@@ -52,13 +52,17 @@ def test_a_mixed_kb_gets_minilm_for_english_and_e5_for_japanese_and_korean(
     assert services.store.count() == latin.count() + cjk.count()
     assert services.store.embedding() == "families:latin,cjk"
 
-    for question, doc_id in [
-        (Question(japanese[7].title), japanese[7].id),  # a Japanese FAQ question
-        (Question("How do I reset my password?"), "account-reset-password"),
+    for question, doc_id, e5 in [
+        (Question(japanese[7].title), japanese[7].id, 1.0),  # a Japanese FAQ question
+        (Question("How do I reset my password?"), "account-reset-password", 0.0),
     ]:
         hits = services.retriever.retrieve(question)
         assert hits[0].chunk.doc_id == doc_id, question
         assert hits[0].dense_score is not None  # found by its family's model, not only by BM25
+        draft = services.bot.ask(question).draft
+        # the confidence reads the scale of the model that scored this question, whichever
+        # family holds most of the knowledge base (and picks the calibration fitted for it)
+        assert draft is not None and draft.signals["multilingual_model"] == e5, question
     korean_hit = services.retriever.retrieve(Question("네이버 커머스 ID로 스마트스토어센터에 가입하는 방법"))[
         0
     ]

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -121,52 +122,75 @@ def complete(sig: Mapping[str, float]) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class Calibrator:
-    """Logistic model over :data:`FEATURES`, optionally followed by an isotonic table."""
+    """Logistic model over :data:`FEATURES`, optionally followed by an isotonic table.
+
+    ``multilingual``, when set, is the fit for answers whose dense scores come from the
+    multilingual model (``multilingual_model`` is 1): e5's cosines and the sets it serves behave
+    unlike MiniLM's, and one pooled fit was calibrated for neither (issue #15). Every other answer
+    gets this model's own weights.
+    """
 
     weights: Mapping[str, float]
     bias: float
     iso_x: tuple[float, ...] = ()
     iso_y: tuple[float, ...] = ()
     meta: Mapping[str, object] = field(default_factory=dict)
+    multilingual: Calibrator | None = None
+
+    def _for(self, sig: Mapping[str, float]) -> Calibrator:
+        if self.multilingual is not None and float(sig.get("multilingual_model", 0.0)) > 0:
+            return self.multilingual
+        return self
+
+    def logit(self, sig: Mapping[str, float]) -> float:
+        model = self._for(sig)
+        return model.bias + sum(w * float(sig.get(name, 0.0)) for name, w in model.weights.items())
 
     def raw(self, sig: Mapping[str, float]) -> float:
-        z = self.bias + sum(w * float(sig.get(name, 0.0)) for name, w in self.weights.items())
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, self.logit(sig)))))
 
     def probability(self, sig: Mapping[str, float]) -> float:
+        model = self._for(sig)
         p = self.raw(sig)
-        if self.iso_x:
-            p = float(np.interp(p, self.iso_x, self.iso_y))
+        if model.iso_x:
+            p = float(np.interp(p, model.iso_x, model.iso_y))
         return min(1.0, max(0.0, p))
 
+    def _fields(self) -> dict[str, object]:
+        return {
+            "weights": dict(self.weights),
+            "bias": self.bias,
+            "isotonic": {"x": list(self.iso_x), "y": list(self.iso_y)},
+        }
+
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "kind": "firstlast-calibration",
-                "version": 1,
-                "weights": dict(self.weights),
-                "bias": self.bias,
-                "isotonic": {"x": list(self.iso_x), "y": list(self.iso_y)},
-                "meta": dict(self.meta),
-            },
-            indent=2,
-        )
+        out: dict[str, object] = {"kind": "firstlast-calibration", "version": 1, **self._fields()}
+        if self.multilingual is not None:
+            out["multilingual"] = {**self.multilingual._fields(), "meta": dict(self.multilingual.meta)}
+        out["meta"] = dict(self.meta)
+        return json.dumps(out, indent=2)
+
+    @classmethod
+    def _parse(cls, raw: Any) -> Calibrator:
+        weights = {str(k): float(v) for k, v in raw["weights"].items()}
+        unknown = set(weights) - set(FEATURES)
+        if unknown:
+            raise ValueError(f"unknown features {sorted(unknown)}")
+        iso = raw.get("isotonic") or {}
+        iso_x = tuple(float(x) for x in iso.get("x", []))
+        iso_y = tuple(float(y) for y in iso.get("y", []))
+        if len(iso_x) != len(iso_y):
+            raise ValueError("isotonic x and y differ in length")
+        part = raw.get("multilingual")
+        multilingual = cls._parse(part) if part is not None else None
+        meta = dict(raw.get("meta") or {})
+        return cls(weights, float(raw["bias"]), iso_x, iso_y, meta, multilingual)
 
     @classmethod
     def from_json(cls, text: str, origin: str = "calibration") -> Calibrator:
         try:
-            raw = json.loads(text)
-            weights = {str(k): float(v) for k, v in raw["weights"].items()}
-            unknown = set(weights) - set(FEATURES)
-            if unknown:
-                raise ValueError(f"unknown features {sorted(unknown)}")
-            iso = raw.get("isotonic") or {}
-            iso_x = tuple(float(x) for x in iso.get("x", []))
-            iso_y = tuple(float(y) for y in iso.get("y", []))
-            if len(iso_x) != len(iso_y):
-                raise ValueError("isotonic x and y differ in length")
-            return cls(weights, float(raw["bias"]), iso_x, iso_y, dict(raw.get("meta", {})))
-        except (KeyError, TypeError, ValueError, json.JSONDecodeError) as exc:
+            return cls._parse(json.loads(text))
+        except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as exc:
             raise ConfigError(f"{origin}: not a valid calibration file: {exc}") from None
 
     @classmethod

@@ -93,7 +93,7 @@ class ExtractiveAnswerer:
         *,
         documents: DocumentSource | None = None,
         long_paragraph: int = 320,
-        multilingual_model: Callable[[], bool] = lambda: False,
+        multilingual_model: Callable[[Question], bool] = lambda question: False,
     ) -> None:
         if long_paragraph <= 0:
             raise ValueError(f"long_paragraph must be > 0, got {long_paragraph}")
@@ -101,19 +101,19 @@ class ExtractiveAnswerer:
         self._calibrator = calibrator
         self._documents = documents or _HitsOnly()
         self._long_paragraph = long_paragraph
-        self._multilingual_model = multilingual_model  # the embedder's, read per answer (auto backend)
+        self._multilingual_model = multilingual_model  # whether e5 scored this question's hits
         self._parsed: OrderedDict[tuple[str, str, str, int], list[Unit]] = OrderedDict()
         self._lock = threading.Lock()
 
     def answer(self, question: Question, hits: Sequence[Hit]) -> Draft:
         if not hits:
-            sig = signals(question, hits, None, multilingual_model=self._multilingual_model())
+            sig = signals(question, hits, None, multilingual_model=self._multilingual_model(question))
             return Draft("", (), self._calibrator.probability(sig), "", sig)
         top_lang = hits[0].chunk.lang
         note = ""
         if mismatched(question.lang, top_lang):  # no knowledge in the customer's language
             if self._voice.language_policy == "handoff":
-                sig = signals(question, hits, hits[0], multilingual_model=self._multilingual_model())
+                sig = signals(question, hits, hits[0], multilingual_model=self._multilingual_model(question))
                 sig = {**sig, "language_mismatch": 1.0}
                 return Draft("", (), self._calibrator.probability(sig), "", sig)
             note = self._voice.note_for(question.lang)
@@ -127,7 +127,9 @@ class ExtractiveAnswerer:
             more = ""
         evidence = "\n\n".join(render(c.selection.units) for c in chosen)
         top = chosen[0].hit
-        sig = signals(question, hits, top, multilingual_model=self._multilingual_model(), reply=evidence)
+        sig = signals(
+            question, hits, top, multilingual_model=self._multilingual_model(question), reply=evidence
+        )
         body = "\n\n".join(p for p in (note, evidence, more) if p)
         text = self._voice.render(body, question.channel, link=top.chunk.url)
         citations = tuple(
