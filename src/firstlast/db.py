@@ -9,6 +9,8 @@ A row becomes its frozen record through the one mapping in ``firstlast/mapping.p
 from __future__ import annotations
 
 import logging
+import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -362,6 +364,7 @@ class Database:
             self.engine = create_engine(url, **_engine_args(url))
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
+                _WriterTurns(_BUSY_TIMEOUT_S).attach(self.engine)
             (prepare or Base.metadata.create_all)(self.engine)
         except SQLAlchemyError as exc:
             raise BackendError(f"cannot open database {_safe(url)}: {_first_line(exc)}") from exc
@@ -418,6 +421,49 @@ class Database:
         self, session: Session, entity: str, entity_id: str, action: str, actor: str, **detail: Any
     ) -> None:
         session.add(new_event(session, entity, entity_id, action, actor, detail))
+
+
+class _WriterTurns:
+    """One writing transaction at a time in this process, queued on a lock, for SQLite.
+
+    SQLite lets one connection write at a time; the others wait in its busy handler, which sleeps in
+    growing steps (1, 2, 5, 10 ... 100 ms) and so often sleeps on long after the lock came free: with
+    16 customers posting, those sleeps were the long tail of message latency. A thread about to
+    write (its transaction's first INSERT/UPDATE/DELETE) takes this lock instead, and hands it on at
+    commit or rollback; only writers in other processes still meet the busy handler. Waiting past
+    the busy timeout is the same "busy" failure SQLite would give.
+    """
+
+    _WRITE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+    def __init__(self, timeout: float) -> None:
+        self._lock = threading.Lock()
+        self._timeout = timeout
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before_execute)
+        event.listen(engine, "commit", self._end)
+        event.listen(engine, "rollback", self._end)
+        # returned to the pool without either, or dropped after an error: the turn goes on
+        for pool_event in ("reset", "invalidate", "close"):
+            event.listen(engine, pool_event, self._reset)
+
+    def _before_execute(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if conn.info.get("writing") or not self._WRITE.match(statement):
+            return
+        if not self._lock.acquire(timeout=self._timeout):
+            raise BackendError("the database is unavailable or busy; try again shortly")
+        conn.info["writing"] = True
+
+    def _end(self, conn: Any) -> None:
+        self._release(conn.info)
+
+    def _reset(self, _dbapi_connection: Any, record: Any, *_args: Any) -> None:
+        self._release(record.info)
+
+    def _release(self, info: dict[str, Any]) -> None:
+        if info.pop("writing", False):
+            self._lock.release()
 
 
 def _engine_args(url: str) -> dict[str, Any]:
