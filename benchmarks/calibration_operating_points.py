@@ -29,19 +29,7 @@ from firstlast.answerer.confidence import FEATURES, Calibrator, complete
 from firstlast.eval.calibrate import MULTILINGUAL_FEATURES, _fit, _predict, calibrate, load_results
 from firstlast.eval.metrics import auroc, ece
 
-OLD = (
-    "dense_top",
-    "dense_margin",
-    "answer_dense",
-    "agreement",
-    "both_found",
-    "coverage",
-    "lexical_ratio",
-    "query_words",
-    "has_history",
-    "lexical_only",
-    "multilingual_model",
-)
+OLD = (*MULTILINGUAL_FEATURES, "lexical_only", "multilingual_model")
 MULTILINGUAL = ("multilingual_top", "multilingual_margin", "multilingual_answer")
 SETS: dict[str, tuple[str, ...]] = {
     "shipped features": OLD,

@@ -266,16 +266,7 @@ def calibrate_multilingual(
             f"{len(rows)} answers scored by the multilingual model; the fit needs correct and incorrect ones"
         )
     weights, bias = _fit(x, y, c)
-    cross = np.zeros(len(y))
-    order = np.random.default_rng(seed).permutation(len(y))
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
-        if len(set(y[train].tolist())) < 2:
-            cross[test] = y[train].mean()
-            continue
-        w, b = _fit(x[train], y[train], c)
-        cross[test] = _predict(x[test], w, b)
+    cross = _cross_validated(x, y, c, folds, seed)
     labels = y.astype(bool).tolist()
     in_sample = _predict(x, weights, bias).tolist()
     report: dict[str, Any] = {
@@ -291,6 +282,22 @@ def calibrate_multilingual(
         meta={"fitted_on": sorted({s.group for s in rows}), "report": report},
     )
     return replace(base, multilingual=part), report
+
+
+def _cross_validated(x: np.ndarray, y: np.ndarray, c: float, folds: int, seed: int) -> np.ndarray:
+    """Each sample's probability from a fit on the other folds (a fold without both classes gets the
+    training rate)."""
+    cross = np.zeros(len(y))
+    order = np.random.default_rng(seed).permutation(len(y))
+    for k in range(folds):
+        test = order[k::folds]
+        train = np.setdiff1d(order, test)
+        if len(set(y[train].tolist())) < 2:
+            cross[test] = y[train].mean()
+            continue
+        w, b = _fit(x[train], y[train], c)
+        cross[test] = _predict(x[test], w, b)
+    return cross
 
 
 def _predict_offset(offset: np.ndarray, xn: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -310,16 +317,7 @@ def calibrate(
         raise InvalidInput("calibration data needs both correct and incorrect replies")
     weights, bias = _fit(x, y, c)
     in_sample = _predict(x, weights, bias)
-    cross = np.zeros(len(y))
-    order = np.random.default_rng(seed).permutation(len(y))
-    for k in range(folds):
-        test = order[k::folds]
-        train = np.setdiff1d(order, test)
-        if len(set(y[train].tolist())) < 2:
-            cross[test] = y[train].mean()
-            continue
-        w, b = _fit(x[train], y[train], c)
-        cross[test] = _predict(x[test], w, b)
+    cross = _cross_validated(x, y, c, folds, seed)
     labels = y.astype(bool).tolist()
     report: dict[str, Any] = {
         "samples": len(y),
