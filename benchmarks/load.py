@@ -7,7 +7,7 @@ dir, then runs, all at once and bounded:
   sample KB's article titles, and now and then "talk to a human", which opens a handoff);
 - one agent thread replying to every open handoff (which runs the learning step);
 - one admin upload of a ~140 KiB Markdown file (202 + poll where the server has jobs, else the
-  synchronous answer), with ``/healthz`` timed every 50 ms while it runs.
+  synchronous answer), with ``/healthz`` timed every 50 ms from a process of its own while it runs.
 
 Each run gets a fresh copy of the ingested data dir. Scenarios: ``mix`` (the above) and
 ``messages`` (customers only, no handoffs: the msg/s target), for every ``--workers`` count and
@@ -34,6 +34,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -135,12 +136,29 @@ class Load:
         return time.perf_counter() - start
 
     def healthz(self) -> None:
-        with httpx.Client(base_url=self.base, timeout=120) as http:
-            while not self.upload_done.is_set():
-                start = time.perf_counter()
-                http.get("/healthz")
-                self.health.append(time.perf_counter() - start)
-                time.sleep(0.05)
+        """Probe /healthz from a process of its own until the upload is done: a thread here would
+        wait for this process's GIL behind the customers' threads, and its delay would be ours."""
+        context = multiprocessing.get_context("spawn")
+        stop = context.Event()
+        mine, theirs = context.Pipe()
+        prober = context.Process(target=probe_healthz, args=(self.base, stop, theirs))
+        prober.start()
+        self.upload_done.wait()
+        stop.set()
+        self.health = mine.recv()
+        prober.join()
+
+
+def probe_healthz(base: str, stop: Any, out: Any) -> None:
+    """GET /healthz every 50 ms until ``stop`` is set; the latencies (s) go to ``out``."""
+    latencies = []
+    with httpx.Client(base_url=base, timeout=120) as http:
+        while not stop.is_set():
+            start = time.perf_counter()
+            http.get("/healthz")
+            latencies.append(time.perf_counter() - start)
+            time.sleep(0.05)
+    out.send(latencies)
 
 
 def vanilla_rates(
