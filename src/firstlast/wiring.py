@@ -118,14 +118,14 @@ def _embedding_for(settings: Settings, store: KnowledgeStore) -> tuple[Embedder,
     return embedder, FamilyStore({"latin": store, "cjk": build_store(settings, "_cjk")})
 
 
-def _e5_scores(embedder: Embedder, store: KnowledgeStore) -> Callable[[Question], bool]:
+def _e5_scores(embedder: Embedder) -> Callable[[Question], bool]:
     """Whether a question's dense scores come from e5 (another scale than MiniLM's), for the
     confidence signals and the calibration that reads them.
 
     With language families a question is searched in its own script's family (Japanese and
     Korean with e5, the rest with MiniLM), whichever family holds most of the knowledge base.
     """
-    if isinstance(store, FamilyStore) and isinstance(embedder, FamilyEmbedder):
+    if isinstance(embedder, FamilyEmbedder):
         return lambda question: embedder.family(question.text) == "cjk"
     return lambda question: embedder.multilingual
 
@@ -187,7 +187,7 @@ def build(
         calibrator,
         documents=retriever,
         long_paragraph=settings.answer.long_paragraph,
-        multilingual_model=_e5_scores(embedder, store),
+        multilingual_model=_e5_scores(embedder),
     )
     answerer = build_answerer(settings, extractive, embedder, voice, chat_model)
     threshold = settings.answer.threshold

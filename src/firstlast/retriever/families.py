@@ -127,11 +127,6 @@ class FamilyStore:
         self._families = [f for f in FAMILIES if f in stores]
         self._stores = [stores[f] for f in self._families]
         self._block = dimension
-        # Chunks per family, read once per change: every answer asks which families hold chunks,
-        # and each count is a store call (~0.3 ms of CPU, a round trip to a Chroma server). A write
-        # here, or refresh() after another process's write, reads them again.
-        self._counts: list[int] | None = None
-        self._writes = 0  # a count read while a write happened is not kept
 
     def _blocks(self, vectors: np.ndarray) -> np.ndarray:
         """(rows, families, block) view of (rows, families * block) vectors."""
@@ -145,20 +140,14 @@ class FamilyStore:
             raise ValueError(f"got {len(chunks)} chunks but {len(vectors)} vectors")
         blocks = self._blocks(vectors)
         owner = np.argmax(np.linalg.norm(blocks, axis=2), axis=1) if len(chunks) else []
-        try:
-            for f, store in enumerate(self._stores):
-                rows = [i for i, o in enumerate(owner) if o == f]
-                if rows:
-                    store.upsert([chunks[i] for i in rows], blocks[rows, f])
-        finally:
-            self._forget_counts()
+        for f, store in enumerate(self._stores):
+            rows = [i for i, o in enumerate(owner) if o == f]
+            if rows:
+                store.upsert([chunks[i] for i in rows], blocks[rows, f])
 
     def delete_documents(self, doc_ids: Iterable[str]) -> int:
         ids = list(doc_ids)
-        try:
-            return sum(store.delete_documents(ids) for store in self._stores)
-        finally:
-            self._forget_counts()
+        return sum(store.delete_documents(ids) for store in self._stores)
 
     def record_embedding(self, name: str) -> None:
         self._stores[0].record_embedding(name)
@@ -190,10 +179,9 @@ class FamilyStore:
     def dense_search(self, vector: np.ndarray, k: int) -> list[tuple[Chunk, float]]:
         blocks = self._blocks(vector)[0]
         found: list[tuple[Chunk, float]] = []
-        counts = self._family_counts()
-        for f, (block, store) in enumerate(zip(blocks, self._stores)):
+        for block, store in zip(blocks, self._stores):
             weight = float(np.linalg.norm(block))
-            if weight > 1e-6 and counts[f]:
+            if weight > 1e-6:  # the question's family (an empty collection finds nothing)
                 found += [(c, weight * s) for c, s in store.dense_search(block / weight, k)]
         found.sort(key=lambda hit: -hit[1])
         return found[:k]
@@ -202,25 +190,7 @@ class FamilyStore:
         return "|".join(store.version() for store in self._stores)
 
     def count(self) -> int:
-        return sum(self._family_counts())
-
-    def main_family(self) -> str:
-        """The family with the most chunks (the first one while the store is empty)."""
-        counts = self._family_counts()
-        return self._families[counts.index(max(counts))]
-
-    def _family_counts(self) -> list[int]:
-        counts = self._counts
-        if counts is None:
-            writes = self._writes
-            counts = [store.count() for store in self._stores]
-            if writes == self._writes:
-                self._counts = counts
-        return counts
-
-    def _forget_counts(self) -> None:
-        self._writes += 1
-        self._counts = None
+        return sum(store.count() for store in self._stores)
 
     def embedding(self) -> str | None:
         return self._stores[0].embedding()
@@ -232,7 +202,6 @@ class FamilyStore:
         parts = version.split("|")
         if len(parts) != len(self._stores):
             return False
-        self._forget_counts()  # called when the version changed: maybe another process wrote
         return any(
             [
                 store.refresh(v, changes, None if embed is None else self._block_of(embed, f))
