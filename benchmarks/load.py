@@ -12,7 +12,8 @@ dir, then runs, all at once and bounded:
 Each run gets a fresh copy of the ingested data dir. Scenarios: ``mix`` (the above) and
 ``messages`` (customers only, no handoffs: the msg/s target), for every ``--workers`` count and
 MiniLM ``--runtimes`` (interleaved A/B in one invocation). Prints messages/s, p50/p95/p99 of message
-posts, errors by status, ``/healthz`` p99 during the upload, and beside it the bare query rates of
+posts, errors by status, ``/healthz`` p99 during the upload, the CPU time per message of the server's
+processes and of this load generator (both share the machine's cores), and beside it the bare query rates of
 the same machine in as many processes as the server has workers, at once: ``bot.ask`` (no HTTP,
 no database) and a bare embed + dense search (vanilla query-by-text); and the load average before
 and after each run (other work shares the CPU).
@@ -161,6 +162,26 @@ def probe_healthz(base: str, stop: Any, out: Any) -> None:
     out.send(latencies)
 
 
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds of process ``root`` and every live descendant (Linux ``/proc``):
+    the server's uvicorn supervisor and its workers."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            pid = int(stat.parent.name)
+            parents[pid] = int(fields[1])
+            times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    tree, grew = {root}, True
+    while grew:
+        more = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
 def vanilla_rates(
     data_dir: Path,
     questions: list[str],
@@ -239,12 +260,15 @@ def run(
         upload_time: list[float] = []
         uploader = threading.Thread(target=lambda: upload_time.append(load.upload()))
         start = time.perf_counter()
+        server_cpu, own_cpu = tree_cpu_seconds(server.proc.pid), time.process_time()
         extra = [agent, prober, uploader] if mix else []
         for thread in [*extra, *customers]:
             thread.start()
         for thread in customers:
             thread.join()
         wall = time.perf_counter() - start
+        server_cpu = tree_cpu_seconds(server.proc.pid) - server_cpu
+        own_cpu = time.process_time() - own_cpu
         load.customers_done.set()
         for thread in extra:
             thread.join()
@@ -257,7 +281,9 @@ def run(
     return (
         f"| {runtime} | {workers} | {'mix' if mix else 'messages'} | {len(ms) / wall:.1f} | "
         f"{_pct(ms, 0.5):.0f} | {_pct(ms, 0.95):.0f} | {_pct(ms, 0.99):.0f} | {errors or 'none'} | "
-        f"{health} | {upload} | {load.agent_replies if mix else '-'} | {ask:.1f} | {bare:.1f} | "
+        f"{health} | {upload} | {load.agent_replies if mix else '-'} | "
+        f"{1000 * server_cpu / max(len(ms), 1):.1f} / {1000 * own_cpu / max(len(ms), 1):.1f} | "
+        f"{ask:.1f} | {bare:.1f} | "
         f"{before:.1f} / {during:.1f} |"
     )
 
@@ -314,10 +340,11 @@ def main() -> None:
     print(f"\nload: {args.customers} customers x {args.messages} messages; mix adds an agent and an upload")
     print(
         "| MiniLM runtime | workers | scenario | msg/s | p50 ms | p95 ms | p99 ms | errors by status "
-        "| /healthz p99 ms (upload) | upload s | agent replies | vanilla bot.ask q/s (workers' processes) "
+        "| /healthz p99 ms (upload) | upload s | agent replies "
+        "| CPU ms per message: server / load generator | vanilla bot.ask q/s (workers' processes) "
         "| vanilla embed+search q/s | load avg before / after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 
