@@ -10,13 +10,14 @@ dir, then runs, all at once and bounded:
   synchronous answer), with ``/healthz`` timed every 50 ms from a process of its own while it runs.
 
 Each run gets a fresh copy of the ingested data dir. Scenarios: ``mix`` (the above) and
-``messages`` (customers only, no handoffs: the msg/s target), for every ``--workers`` count and
-MiniLM ``--runtimes`` (interleaved A/B in one invocation). Prints messages/s, p50/p95/p99 of message
-posts, errors by status, ``/healthz`` p99 during the upload, the CPU time per message of the server's
-processes and of this load generator (both share the machine's cores), and beside it the bare query rates of
-the same machine in as many processes as the server has workers, at once: ``bot.ask`` (no HTTP,
-no database) and a bare embed + dense search (vanilla query-by-text); and the load average before
-and after each run (other work shares the CPU).
+``messages`` (customers only, no handoffs, every message for the bot: the msg/s target; a
+conversation the bot hands to a person is left for a new one), for every ``--workers`` count and
+MiniLM ``--runtimes`` (interleaved A/B in one invocation). Prints messages/s, the share of them the
+bot answered, p50/p95/p99 of message posts, errors by status, ``/healthz`` p99 during the upload,
+the CPU time per message of the server's processes and of this load generator (both share the
+machine's cores), and beside it the bare query rates of the same machine in as many processes as
+the server has workers, at once: ``bot.ask`` (no HTTP, no database) and a bare embed + dense search
+(vanilla query-by-text); and the load average before and after each run (other work shares the CPU).
 
     PYTHONPATH=src .venv/bin/python benchmarks/load.py --customers 16 --messages 10 --workers 1 2
 """
@@ -74,33 +75,47 @@ class Load:
         self.customers_done = threading.Event()
         self.lock = threading.Lock()
         self.agent_replies = 0
+        self.bot_replies = 0  # messages the bot answered (not a person's turn)
 
     def customer(self, n: int) -> None:
+        """Post ``messages`` messages, each after the last is answered. In the messages scenario every
+        message is for the bot: a conversation that went to a person (an offer or a handoff; the bot
+        stays quiet after one) is left and the next message opens a new one, like the next visitor."""
         widget = {"Authorization": f"Bearer {KEYS['widget']}"}
         with httpx.Client(base_url=self.base, timeout=120) as http:
-            opened = http.post("/v1/conversations", headers=widget, json={})
-            if opened.status_code != 201:
-                with self.lock:
-                    self.statuses[opened.status_code] += 1
-                return
-            body = opened.json()
-            headers = {**widget, "X-Conversation-Token": body["token"]}
+            conversation: tuple[str, dict[str, str]] | None = None
             for i in range(self.messages):
+                if conversation is None:
+                    conversation = self._open(http, widget)
+                    if conversation is None:
+                        return
+                url, headers = conversation
                 text = (
                     "I want to talk to a human"
                     if self.handoffs and (n + i) % 7 == 3
                     else self.questions[(n * 5 + i) % len(self.questions)]
                 )
                 start = time.perf_counter()
-                response = http.post(
-                    f"/v1/conversations/{body['id']}/messages", headers=headers, json={"text": text}
-                )
+                response = http.post(url, headers=headers, json={"text": text})
                 elapsed = time.perf_counter() - start
+                reply = response.json() if response.status_code == 200 else {}
                 with self.lock:
                     self.latencies.append(elapsed)
                     self.statuses[response.status_code] += 1
+                    self.bot_replies += reply.get("reply") is not None
                     if elapsed > 5:
                         print(f"slow {elapsed:.1f}s at {time.time():.0f}: {text!r}", file=sys.stderr)
+                if not self.handoffs and reply.get("decision") != "answer":
+                    conversation = None
+
+    def _open(self, http: httpx.Client, widget: dict[str, str]) -> tuple[str, dict[str, str]] | None:
+        opened = http.post("/v1/conversations", headers=widget, json={})
+        if opened.status_code != 201:
+            with self.lock:
+                self.statuses[opened.status_code] += 1
+            return None
+        body = opened.json()
+        return f"/v1/conversations/{body['id']}/messages", {**widget, "X-Conversation-Token": body["token"]}
 
     def agent(self) -> None:
         headers = {"Authorization": f"Bearer {KEYS['agent']}"}
@@ -280,6 +295,7 @@ def run(
     upload = f"{upload_time[0]:.1f}" if upload_time else "-"
     return (
         f"| {runtime} | {workers} | {'mix' if mix else 'messages'} | {len(ms) / wall:.1f} | "
+        f"{100 * load.bot_replies / max(len(ms), 1):.0f} | "
         f"{_pct(ms, 0.5):.0f} | {_pct(ms, 0.95):.0f} | {_pct(ms, 0.99):.0f} | {errors or 'none'} | "
         f"{health} | {upload} | {load.agent_replies if mix else '-'} | "
         f"{1000 * server_cpu / max(len(ms), 1):.1f} / {1000 * own_cpu / max(len(ms), 1):.1f} | "
@@ -339,12 +355,13 @@ def main() -> None:
                     rows.append(row)
     print(f"\nload: {args.customers} customers x {args.messages} messages; mix adds an agent and an upload")
     print(
-        "| MiniLM runtime | workers | scenario | msg/s | p50 ms | p95 ms | p99 ms | errors by status "
+        "| MiniLM runtime | workers | scenario | msg/s | answered by the bot % | p50 ms | p95 ms | p99 ms "
+        "| errors by status "
         "| /healthz p99 ms (upload) | upload s | agent replies "
         "| CPU ms per message: server / load generator | vanilla bot.ask q/s (workers' processes) "
         "| vanilla embed+search q/s | load avg before / after |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
 
 
