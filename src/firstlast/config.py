@@ -60,6 +60,11 @@ class RetrievalSettings(BaseModel):
     question_titles: bool = False
     history_turns: int = Field(2, ge=0, le=10)  # earlier customer turns added to the query
     history_weight: float = Field(0.5, ge=0, le=1)
+    # earlier turns are used only when this similar to the question (a follow-up, not a new topic),
+    # or when the question's best dense match alone is below history_standalone (a vague follow-up);
+    # measured with benchmarks/history_sweep.py, see README "Follow-ups and new topics"
+    history_gate: float = Field(0.4, ge=0, le=1)
+    history_standalone: float = Field(0.4, ge=0, le=1)
     # the page the customer is on (widget context: title, path words) as a weak hint: its query
     # vector's weight next to the question's, and its words added to BM25's; 0: off
     page_weight: float = Field(0.3, ge=0, le=1)

@@ -173,6 +173,8 @@ def build(
         dense_weight_cjk=r.dense_weight_cjk,
         history_turns=r.history_turns,
         history_weight=r.history_weight,
+        history_gate=r.history_gate,
+        history_standalone=r.history_standalone,
         page_weight=r.page_weight,
         bm25_k1=r.bm25_k1,
         bm25_b=r.bm25_b,

@@ -93,6 +93,20 @@ def test_follow_up_question_uses_the_earlier_customer_turn(kb):
     assert "billing-refund-policy" not in top_docs(without)
 
 
+def test_a_new_topic_is_not_pulled_back_to_the_earlier_turns(kb):
+    # seen on the sample KB: after a few account questions "Cancel your subscription" was answered
+    # from the two-factor article at confidence 0.25 and the conversation went to a person
+    history = tuple(
+        turn
+        for asked in ("Sign in with Google or Apple", "Turn on two-factor authentication")
+        for turn in (Turn("customer", asked), Turn("bot", "..."))
+    )
+    question = Question("Cancel your subscription", history=history)
+    assert top_docs(kb.retriever.retrieve(question))[0] == "billing-cancel-subscription"
+    assert kb.retriever.query_context(question)[1] == []  # the earlier turns were left out
+    assert kb.retriever.query_tokens(question) == kb.retriever.query_tokens(Question(question.text))
+
+
 def test_bot_turns_are_not_added_to_the_query(kb):
     history = (Turn("bot", "Refunds take 5-10 business days."),)
     question = Question("How long does it take?", history=history)

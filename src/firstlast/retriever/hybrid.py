@@ -68,6 +68,9 @@ class HybridRetriever:
         dense_weight_cjk: float = 1.0,
         history_turns: int = 2,
         history_weight: float = 0.5,
+        history_gate: float = 0.0,
+        history_mode: str = "turns",
+        history_standalone: float = 0.0,
         page_weight: float = PAGE_WEIGHT,
         refresh_seconds: float = 0.0,
         bm25_k1: float = BM25_K1,
@@ -95,6 +98,15 @@ class HybridRetriever:
         self._dense_weight_cjk = dense_weight_cjk
         self._history_turns = history_turns
         self._history_weight = history_weight
+        self._history_gate = history_gate
+        # "turns": the hint is the sum of the turns' own vectors, each kept from when it was asked
+        # (no embedding per message); "joined": the turns embedded as one text (as before; the
+        # history sweep compares both: the same recall)
+        if history_mode not in ("turns", "joined"):
+            raise ValueError(f"history_mode must be 'turns' or 'joined', got {history_mode!r}")
+        self._history_mode = history_mode
+        self._history_standalone = history_standalone
+        self._turn_vectors: dict[str, np.ndarray] = {}  # customer turns: the next message's history
         if not 0 <= page_weight <= 1:
             raise ValueError(f"page_weight must be in [0, 1], got {page_weight}")
         self._page_weight = page_weight
@@ -182,22 +194,62 @@ class HybridRetriever:
         return self._documents.get(chunk.doc_id) or [chunk]
 
     # -- queries ----------------------------------------------------------------------------------
-    def _history(self, question: Question) -> str:
-        if self._history_turns == 0:
-            return ""
-        return " ".join(question.earlier_customer_turns()[-self._history_turns :])
+    def _history(self, question: Question) -> list[str]:
+        if self._history_turns == 0 or self._history_weight <= 0:
+            return []
+        return question.earlier_customer_turns()[-self._history_turns :]
 
-    def query_vector(self, question: Question) -> np.ndarray:
-        vector = self._embedder.embed_query(question.text)
-        history = self._history(question)
-        if history and self._history_weight > 0:
-            vector = vector + self._history_weight * self._embedder.embed_query(history)
-            vector = vector / (np.linalg.norm(vector) or 1.0)
+    def _turn_vector(self, text: str) -> np.ndarray:
+        """A customer turn's vector, kept: each turn is the history of the next few messages."""
+        vector = self._turn_vectors.get(text)
+        if vector is None:
+            vector = self._embedder.embed_query(text)
+            if len(self._turn_vectors) >= 4096:
+                self._turn_vectors = {}
+            self._turn_vectors[text] = vector
+        return vector
+
+    def query_context(self, question: Question, dense: bool = True) -> tuple[np.ndarray | None, list[str]]:
+        """The query vector (None when not ``dense``) and the earlier turns the question follows up.
+
+        Earlier customer turns are a hint for a follow-up ("and on mobile?"), but a new topic in the
+        same conversation ("Cancel your subscription" after questions about two-factor sign-in) must
+        not be pulled back to the old one: the turns are used only when their vector is at least
+        ``history_gate`` similar to the question's (0 uses them always)."""
+        turns = self._history(question)
+        if not dense:
+            return None, turns
+        vector = self._turn_vector(question.text)
+        if turns:
+            if self._history_mode == "turns":
+                hint = np.sum([self._turn_vector(t) for t in turns], axis=0)
+            else:
+                hint = self._embedder.embed_query(" ".join(turns))
+            hint = hint / (np.linalg.norm(hint) or 1.0)
+            related = float(vector @ hint) / (np.linalg.norm(vector) or 1.0) >= self._history_gate
+            if related or self._vague(vector):
+                vector = vector + self._history_weight * hint
+                vector = vector / (np.linalg.norm(vector) or 1.0)
+            else:
+                turns = []
         page = question.page
         if page and self._page_weight > 0 and script_family(page) == script_family(question.text):
             # a page in another script would search another family's articles: lexical hint only
             vector = vector + self._page_weight * self._page_vector(page)
             vector = vector / (np.linalg.norm(vector) or 1.0)
+        return vector, turns
+
+    def _vague(self, vector: np.ndarray) -> bool:
+        """A question that finds nothing close on its own ("How long does it take?") is a follow-up
+        whatever its words: its best dense match is below ``history_standalone``."""
+        if self._history_standalone <= 0:
+            return False
+        best = self._store.dense_search(vector, 1)
+        return not best or best[0][1] < self._history_standalone
+
+    def query_vector(self, question: Question) -> np.ndarray:
+        vector, _ = self.query_context(question)
+        assert vector is not None
         return vector
 
     def _page_vector(self, page: str) -> np.ndarray:
@@ -209,14 +261,16 @@ class HybridRetriever:
             self._page_vectors[page] = vector
         return vector
 
-    def query_tokens(self, question: Question) -> list[str]:
-        """The question's tokens, then those of its earlier turns and of the page it was asked on that
-        it does not already have (a page's words once each: a hint adds words, it never outweighs them)."""
+    def query_tokens(self, question: Question, turns: Sequence[str] | None = None) -> list[str]:
+        """The question's tokens, then those of the earlier ``turns`` it follows up (by default as
+        :meth:`query_context` decides) and of the page it was asked on that it does not already have
+        (a page's words once each: a hint adds words, it never outweighs them)."""
         tokens = self._analyzer.tokens(question.text)
-        history = self._history(question)
-        if history and self._history_weight > 0:
+        if turns is None:  # as retrieve() decides
+            turns = self.query_context(question, dense=self.dense_weight_for(question) > 0)[1]
+        if turns:
             seen = set(tokens)
-            tokens += [t for t in self._analyzer.tokens(history) if t not in seen]
+            tokens += [t for t in self._analyzer.tokens(" ".join(turns)) if t not in seen]
         if question.page and self._page_weight > 0:
             seen = set(tokens)
             tokens += [t for t in dict.fromkeys(self._analyzer.tokens(question.page)) if t not in seen]
@@ -227,9 +281,9 @@ class HybridRetriever:
         index = self.lexical_index()
         if len(index) == 0:
             return []
-        lexical = index.search_tokens(self.query_tokens(question), self._candidates)
         weight = self.dense_weight_for(question)
-        vector = self.query_vector(question) if weight or len(self._questions) else None
+        vector, turns = self.query_context(question, dense=bool(weight or len(self._questions)))
+        lexical = index.search_tokens(self.query_tokens(question, turns), self._candidates)
         dense = self._store.dense_search(vector, self._candidates) if weight and vector is not None else []
         matches = self._questions.match(vector, question.text) if vector is not None and weight else {}
         ranked = self._question_ranking(matches, dense, lexical)
