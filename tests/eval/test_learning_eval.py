@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from firstlast.cli import app
 from firstlast.eval.datasets import LabelledQuestion
-from firstlast.eval.learning import learnable_groups
+from firstlast.eval.learning import covered_strictly, learnable_groups
 from firstlast.types import Question
 
 
@@ -168,3 +168,69 @@ def test_faq_data_without_gold_answers_is_learned_from_the_documents_own_text(tm
     (row,) = [json.loads(line) for line in (out / "learning_rows.jsonl").read_text().splitlines()]
     assert row["question"] == "住民票の写しはどこでもらえますか" and row["learned_rank"] == 1  # found first
     assert metrics["learn_once_rate"] == float(row["learned"])  # answered or not: the calibration decides
+
+
+_INTRO = "Open the Home Screen, select Settings, then General, to manage the TV."
+
+
+def test_strict_coverage_needs_what_the_question_asks_beyond_the_shared_section_text() -> None:
+    learned = f"{_INTRO} To delete a notification, select it and press Delete."
+    other_part = f"{_INTRO} To change the picture mode, select Picture Mode and choose Movie."
+    same_part = f"{_INTRO} Select a notification, then press Delete to delete it."
+    others = [other_part, same_part]
+    assert covered_strictly(learned, learned, others)  # the same answer
+    assert covered_strictly(same_part, learned, [other_part])  # its own words are in the learned answer
+    assert not covered_strictly(other_part, learned, [same_part])  # only the section's intro is shared
+    assert not covered_strictly(_INTRO, learned, others)  # nothing beyond the intro to be answered
+
+
+def test_eval_learning_rows_say_whether_each_later_question_is_covered_strictly(tmp_path: Path) -> None:
+    folder = tmp_path / "ds"
+    folder.mkdir()
+    section = (
+        f"{_INTRO} To delete a notification, select it and press Delete. "
+        "To change the picture mode, select Picture Mode and choose Movie."
+    )
+    _jsonl(
+        folder / "kb.jsonl",
+        [
+            {"id": "home", "title": "The Home Screen", "text": section},
+            {"id": "pw", "title": "Reset your password", "text": "Open Settings, Security, Reset password."},
+        ],
+    )
+    _jsonl(
+        folder / "questions.jsonl",
+        [
+            _q(
+                "n1",
+                "How do I delete a notification?",
+                "home",
+                f"{_INTRO} To delete a notification, select it and press Delete.",
+            ),
+            _q(
+                "n2",
+                "Can I remove notifications?",
+                "home",
+                f"{_INTRO} Select a notification, then press Delete to delete it.",
+            ),
+            _q(
+                "m1",
+                "How do I change the picture mode?",
+                "home",
+                f"{_INTRO} To change the picture mode, select Picture Mode and choose Movie.",
+            ),
+        ],
+    )
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["eval", "learning", "--dataset", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    metrics = json.loads((out / "learning.json").read_text())
+    assert metrics["later_questions"] == 2
+    assert metrics["later_questions_covered"] == 2  # both share the section's introduction
+    assert metrics["later_questions_covered_strict"] == 1  # only the notification question
+    rows = {r["question"]: r for r in map(json.loads, (out / "learning_rows.jsonl").read_text().splitlines())}
+    assert rows["Can I remove notifications?"]["covered_strict"] is True
+    assert rows["How do I change the picture mode?"]["covered"] is True
+    assert rows["How do I change the picture mode?"]["covered_strict"] is False
+    strict_learned = rows["Can I remove notifications?"]["learned"]
+    assert metrics["learn_once_rate_covered_strict"] == float(strict_learned)

@@ -12,7 +12,13 @@ path as the API), and the document's other questions are asked again. The agent 
 ``learn_once_rate`` is the share of later questions answered from the learned entry;
 ``false_learn_rate`` the share of all questions of *other* documents that cite a learned entry.
 ``learn_once_rate_covered`` repeats the first over the later questions whose gold answer the learned
-answer mostly contains (a learned entry cannot answer what the agent never said). A first question
+answer mostly contains (a learned entry cannot answer what the agent never said).
+``learn_once_rate_covered_strict`` is stricter, because emanual's gold answers often repeat a whole
+section's introduction, so "mostly contains" also holds for questions about another part of the
+section: a later question counts only when its gold answer is the learned answer, or when the learned
+answer also holds most of its *distinctive* words (those no other gold answer of the same document
+holds) — what that question asks beyond the section's shared text. Each later question's row says
+``covered`` and ``covered_strict``. A first question
 the learning loop refuses is recorded (``refused``) and the run goes on. After learning, every
 question is asked again and scored as ``eval run`` does (``after_learning``; ``results.jsonl`` rows,
 with a learned entry counting as the gold document it stands for, which ``eval calibrate`` reads).
@@ -76,6 +82,20 @@ def _covered(answer_words: set[str], learned_words: set[str]) -> bool:
     return len(answer_words & learned_words) >= 0.5 * len(answer_words)
 
 
+def covered_strictly(answer: str, learned: str, others: Sequence[str]) -> bool:
+    """Whether the learned answer says what ``answer`` says beyond the text it shares with the other
+    answers of its document (``others``): the same answer, or most of its distinctive content words
+    and most of all its words. Nothing distinctive (an answer made of the others) is not covered."""
+    words, learned_words = content_words(answer), content_words(learned)
+    if not words or not _covered(words, learned_words):
+        return False
+    if answer.strip() == learned.strip():
+        return True
+    shared = set().union(*(content_words(o) for o in others if o.strip() != answer.strip()))
+    distinctive = words - shared
+    return bool(distinctive) and _covered(distinctive, learned_words)
+
+
 def run_learning_eval(
     dataset_dir: Path,
     out: Path,
@@ -109,7 +129,7 @@ def run_learning_eval(
 
     imported = _import_run(services, out, [item for item in items if item.answerable and agent(item)], agent)
     first_handed_off = later_total = later_learned = later_handed_before = later_handed_after = 0
-    covered_total = covered_learned = 0
+    covered_total = covered_learned = strict_total = strict_learned = 0
     verdicts: Counter[str] = Counter()
     refused: list[dict[str, str]] = []
     learned_docs: dict[str, str] = {}  # learned doc id -> the gold doc it stands for
@@ -141,9 +161,13 @@ def run_learning_eval(
                 ok = bool(learned) and _cited(outcome) == learned
                 later_total += 1
                 later_learned += ok
-                if _covered(content_words(agent(item)), learned_words.get(learned, set())):
-                    covered_total += 1
-                    covered_learned += ok
+                covered = _covered(content_words(agent(item)), learned_words.get(learned, set()))
+                others = [agent(other) for other in later if other is not item]
+                strict = bool(learned) and covered_strictly(agent(item), answer, others)
+                covered_total += covered
+                covered_learned += ok and covered
+                strict_total += strict
+                strict_learned += ok and strict
                 later_handed_before += before[item.id].decision.handed_off
                 later_handed_after += outcome.decision.handed_off
                 ranked = list(dict.fromkeys(h.chunk.doc_id for h in outcome.hits))
@@ -152,6 +176,8 @@ def run_learning_eval(
                         "doc": doc_id,
                         "question": item.question.text,
                         "learned": ok,
+                        "covered": covered,
+                        "covered_strict": strict,
                         "cited": _cited(outcome),
                         "handed_off": outcome.decision.handed_off,
                         "confidence": outcome.draft.confidence if outcome.draft else None,
@@ -175,6 +201,10 @@ def run_learning_eval(
         # words) in the learned answer, i.e. those the learned entry can answer at all.
         "later_questions_covered": covered_total,
         "learn_once_rate_covered": covered_learned / max(covered_total, 1),
+        # Stricter: the learned answer also says what the question asks beyond the section's shared
+        # text (``covered_strictly``), so questions about another part of the section drop out.
+        "later_questions_covered_strict": strict_total,
+        "learn_once_rate_covered_strict": strict_learned / max(strict_total, 1),
         "first_answer_verdicts": dict(verdicts),
         # over the dataset's own questions (extra questions: with_extra)
         "false_learn_rate": sum(falses[:own]) / max(own, 1),
