@@ -4,7 +4,8 @@ Starts ``firstlast serve`` (uvicorn) on 127.0.0.1 with the sample knowledge base
 dir, then runs, all at once and bounded:
 
 - ``--customers`` threads, each opening a conversation and sending ``--messages`` questions (the
-  sample KB's article titles, and now and then "talk to a human", which opens a handoff);
+  sample KB's article titles in several phrasings, no text twice in a run, and now and then "talk to
+  a human", which opens a handoff);
 - one agent thread replying to every open handoff (which runs the learning step);
 - one admin upload of a ~140 KiB Markdown file (202 + poll where the server has jobs, else the
   synchronous answer), with ``/healthz`` timed every 50 ms from a process of its own while it runs.
@@ -58,11 +59,40 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+# Ways customers phrase a request; with the sample KB's article titles, every message of a run is a
+# different text, as in real traffic (a repeated text would find its vector already computed).
+PHRASINGS = (
+    "{t}",
+    "How do I {l}?",
+    "{t}, please",
+    "Can you help me {l}?",
+    "I need to {l}",
+    "{t}?",
+    "Question about {l}",
+    "Help with {l}",
+    "I'd like to {l}",
+    "Please explain how to {l}",
+    "How can I {l}?",
+    "What's the way to {l}?",
+    "Tell me how to {l}",
+    "Where do I {l}?",
+)
+
+
 def _questions() -> list[str]:
+    """Distinct customer questions about the sample KB's articles (titles in every phrasing)."""
     from firstlast.ingest.loaders import load_path
 
     _, documents = load_path(SAMPLE_KB)
-    return [d.title for d in documents if d.title]
+    titles = [d.title for d in documents if d.title]
+    return [p.format(t=t, l=t[0].lower() + t[1:]) for p in PHRASINGS for t in titles]
+
+
+def unique(questions: list[str], n: int) -> str:
+    """The ``n``-th text of an endless sequence without repeats: the questions, then again with a
+    round number ("… (2)")."""
+    text, round_ = questions[n % len(questions)], n // len(questions)
+    return f"{text} ({round_ + 1})" if round_ else text
 
 
 class Load:
@@ -93,7 +123,7 @@ class Load:
                 text = (
                     "I want to talk to a human"
                     if self.handoffs and (n + i) % 7 == 3
-                    else self.questions[(n * 5 + i) % len(self.questions)]
+                    else unique(self.questions, n * self.messages + i)
                 )
                 start = time.perf_counter()
                 response = http.post(url, headers=headers, json={"text": text})
@@ -216,17 +246,17 @@ def vanilla_rates(
     if database:
         os.environ["FIRSTLAST_DATABASE_URL"] = database
     services = build(load_settings(data_dir=data_dir))
-    services.bot.ask(Question(questions[0]))
+    services.bot.ask(Question("warm-up"))
     time.sleep(max(0.0, start_at - time.time()))
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        services.bot.ask(Question(questions[done % len(questions)]))
+        services.bot.ask(Question(unique(questions, done)))
         done += 1
     ask = done / (time.perf_counter() - start)
     embedder, store = services.embedder, services.store
     done, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        store.dense_search(embedder.embed_query(questions[done % len(questions)]), 10)
+        store.dense_search(embedder.embed_query(unique(questions, done)), 10)
         done += 1
     return ask, done / (time.perf_counter() - start)
 
@@ -262,7 +292,8 @@ def run(
         env["FIRSTLAST_DATABASE_URL"] = database
     before = os.getloadavg()[0]
     with firstlast_server(env, timeout=300, workers=workers) as server:
-        warm = Load(server.base, questions, 2, handoffs=False)  # models, BM25 and caches in every worker
+        # models, BM25 and caches in every worker, with texts the run does not ask
+        warm = Load(server.base, [f"{q} (warm-up)" for q in questions], 2, handoffs=False)
         warmers = [threading.Thread(target=warm.customer, args=(n,)) for n in range(2 * workers)]
         for thread in warmers:
             thread.start()
