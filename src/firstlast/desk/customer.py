@@ -122,7 +122,7 @@ class CustomerTurns:
         page = page_of(context, seen.context)
         prepared = self._prepare(seen, offered, text, page, on_delta)
         with self._notify.batch() as outgoing, self._store.transaction() as tx:
-            conv = tx.conversation(conversation_id)
+            conv = tx.conversation(conversation_id, known=seen)
             if context:
                 conv = replace(conv, context={**conv.context, **dict(context)})
             earlier = list(conv.messages)

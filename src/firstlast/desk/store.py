@@ -38,7 +38,9 @@ class DeskTransaction(Protocol):
         context: Mapping[str, Any],
         arm: str | None = None,  # the A/B rollout arm (issue #14)
     ) -> None: ...
-    def conversation(self, conversation_id: str) -> Conversation: ...  # NotFound when missing
+    def conversation(  # NotFound when missing
+        self, conversation_id: str, known: Conversation | None = None
+    ) -> Conversation: ...  # with ``known`` (read before): only the messages after its last are read
     def token_hash(self, conversation_id: str) -> str: ...
     def save_conversation(self, conversation: Conversation) -> None: ...  # status and context
     def add_message(self, conversation_id: str, message: NewMessage) -> Message: ...

@@ -72,7 +72,7 @@ class MemoryDeskTransaction:
         )
         self._d.tokens[conversation_id] = token_hash
 
-    def conversation(self, conversation_id: str) -> Conversation:
+    def conversation(self, conversation_id: str, known: Conversation | None = None) -> Conversation:
         found = self._d.conversations.get(conversation_id)
         if found is None:
             raise NotFound(f"conversation {conversation_id} not found")
