@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +97,11 @@ def unique(questions: list[str], n: int) -> str:
 
 
 class Load:
-    def __init__(self, base: str, questions: list[str], messages: int, handoffs: bool = True) -> None:
+    def __init__(
+        self, base: str, questions: list[str], messages: int, handoffs: bool = True, keys: bool = False
+    ) -> None:
         self.base, self.questions, self.messages, self.handoffs = base, questions, messages, handoffs
+        self.keys = keys  # a fresh Idempotency-Key with every message, as the widget sends
         self.latencies: list[float] = []
         self.statuses: collections.Counter[int] = collections.Counter()
         self.health: list[float] = []
@@ -126,7 +130,8 @@ class Load:
                     else unique(self.questions, n * self.messages + i)
                 )
                 start = time.perf_counter()
-                response = http.post(url, headers=headers, json={"text": text})
+                key = {"Idempotency-Key": uuid.uuid4().hex} if self.keys else {}
+                response = http.post(url, headers={**headers, **key}, json={"text": text})
                 elapsed = time.perf_counter() - start
                 reply = response.json() if response.status_code == 200 else {}
                 with self.lock:
@@ -299,7 +304,7 @@ def run(
             thread.start()
         for thread in warmers:
             thread.join()
-        load = Load(server.base, questions, args.messages, handoffs=mix)
+        load = Load(server.base, questions, args.messages, handoffs=mix, keys=args.idempotency_keys)
         customers = [threading.Thread(target=load.customer, args=(n,)) for n in range(args.customers)]
         agent = threading.Thread(target=load.agent)
         prober = threading.Thread(target=load.healthz)
@@ -325,7 +330,8 @@ def run(
     health = f"{1000 * _pct(load.health, 0.99):.0f} (n={len(load.health)})" if mix else "-"
     upload = f"{upload_time[0]:.1f}" if upload_time else "-"
     return (
-        f"| {runtime} | {workers} | {'mix' if mix else 'messages'} | {len(ms) / wall:.1f} | "
+        f"| {runtime} | {workers} | {'mix' if mix else 'messages'}{' + keys' * args.idempotency_keys} | "
+        f"{len(ms) / wall:.1f} | "
         f"{100 * load.bot_replies / max(len(ms), 1):.0f} | "
         f"{_pct(ms, 0.5):.0f} | {_pct(ms, 0.95):.0f} | {_pct(ms, 0.99):.0f} | {errors or 'none'} | "
         f"{health} | {upload} | {load.agent_replies if mix else '-'} | "
@@ -360,6 +366,11 @@ def main() -> None:
         default=["mix", "messages"],
         choices=["mix", "messages"],
         help="mix: customers + agent + upload; messages: customers only (the msg/s target)",
+    )
+    parser.add_argument(
+        "--idempotency-keys",
+        action="store_true",
+        help="send a fresh Idempotency-Key with every message, as the widget does",
     )
     parser.add_argument(
         "--database",
