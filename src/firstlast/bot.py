@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import Literal
 
@@ -38,7 +40,13 @@ class Bot:
         voice: VoiceProfile,
         detector: LanguageDetector | None = None,
         observe: Callable[[Outcome], None] | None = None,
+        turns: int = 0,
     ) -> None:
+        """``turns``: how many questions retrieve and answer at once (0: no limit); the others wait
+        on a semaphore instead of contending for the interpreter lock."""
+        if turns < 0:
+            raise ValueError(f"turns must be >= 0, got {turns}")
+        self._turns = threading.BoundedSemaphore(turns) if turns else None
         self.retriever = retriever
         self.answerer = answerer
         self.policy = policy
@@ -77,11 +85,12 @@ class Bot:
         draft: Draft | None = None
         error = ""
         try:
-            question = self._with_language(question)
-            hits = prefer_language(self.retriever.retrieve(question), question.lang)
-            if not isinstance(self.answerer, StreamingAnswerer):
-                draft = self.answerer.answer(question, hits)
-            else:
+            with self._turn():
+                question = self._with_language(question)
+                hits = prefer_language(self.retriever.retrieve(question), question.lang)
+                if not isinstance(self.answerer, StreamingAnswerer):
+                    draft = self.answerer.answer(question, hits)
+            if isinstance(self.answerer, StreamingAnswerer):  # an LLM's stream waits on the network
                 proceed = lambda d: not self.policy.decide(question, d, "", state).handed_off  # noqa: E731
                 for item in self.answerer.stream(question, hits, proceed):
                     if isinstance(item, Draft):
@@ -131,6 +140,14 @@ class Bot:
             for piece in _pieces(text):
                 on_delta(piece)
         return text
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        if self._turns is None:
+            yield
+            return
+        with self._turns:
+            yield
 
     def _with_language(self, question: Question) -> Question:
         if question.lang or self.detector is None:

@@ -82,6 +82,9 @@ class AnswerSettings(BaseModel):
     long_paragraph: int = Field(320, gt=0)
     voice_profile: Path | None = None  # YAML; the built-in neutral profile when unset
     calibration_file: Path | None = None  # JSON from `firstlast eval calibrate`; shipped default when unset
+    # questions answered at once per process (retrieval and extractive answering; an LLM's stream is
+    # not held): the rest wait their turn without contending for the interpreter lock; 0: no limit
+    concurrency: int = Field(0, ge=0, le=256)
 
 
 class ApiSettings(BaseModel):

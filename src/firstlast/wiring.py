@@ -204,7 +204,15 @@ def build(
         streak=h.low_confidence_streak,
     )
     metrics = Metrics()
-    bot = Bot(retriever, answerer, policy, voice, detector, observe=metrics.outcome)
+    bot = Bot(
+        retriever,
+        answerer,
+        policy,
+        voice,
+        detector,
+        observe=metrics.outcome,
+        turns=settings.answer.concurrency,
+    )
     # -- learning loop (issue #5): verdicts, dedupe, conflicts, learned entries --
     lrn = settings.learning
     judge = ResolutionJudge(
