@@ -15,9 +15,9 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
-from typing import Literal
+from typing import Any, Literal
 
 from firstlast.answerer.brand_voice import VoiceProfile
 from firstlast.answerer.protocol import Answerer, StreamingAnswerer
@@ -46,7 +46,9 @@ class Bot:
         on a semaphore instead of contending for the interpreter lock."""
         if turns < 0:
             raise ValueError(f"turns must be >= 0, got {turns}")
-        self._turns = threading.BoundedSemaphore(turns) if turns else None
+        self._turns: AbstractContextManager[Any] = (
+            threading.BoundedSemaphore(turns) if turns else nullcontext()
+        )
         self.retriever = retriever
         self.answerer = answerer
         self.policy = policy
@@ -85,7 +87,7 @@ class Bot:
         draft: Draft | None = None
         error = ""
         try:
-            with self._turn():
+            with self._turns:
                 question = self._with_language(question)
                 hits = prefer_language(self.retriever.retrieve(question), question.lang)
                 if not isinstance(self.answerer, StreamingAnswerer):
@@ -140,14 +142,6 @@ class Bot:
             for piece in _pieces(text):
                 on_delta(piece)
         return text
-
-    @contextmanager
-    def _turn(self) -> Iterator[None]:
-        if self._turns is None:
-            yield
-            return
-        with self._turns:
-            yield
 
     def _with_language(self, question: Question) -> Question:
         if question.lang or self.detector is None:

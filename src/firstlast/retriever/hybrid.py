@@ -69,7 +69,6 @@ class HybridRetriever:
         history_turns: int = 2,
         history_weight: float = 0.5,
         history_gate: float = 0.0,
-        history_mode: str = "turns",
         history_standalone: float = 0.0,
         page_weight: float = PAGE_WEIGHT,
         refresh_seconds: float = 0.0,
@@ -99,18 +98,13 @@ class HybridRetriever:
         self._history_turns = history_turns
         self._history_weight = history_weight
         self._history_gate = history_gate
-        # "turns": the hint is the sum of the turns' own vectors, each kept from when it was asked
-        # (no embedding per message); "joined": the turns embedded as one text (as before; the
-        # history sweep compares both: the same recall)
-        if history_mode not in ("turns", "joined"):
-            raise ValueError(f"history_mode must be 'turns' or 'joined', got {history_mode!r}")
-        self._history_mode = history_mode
         self._history_standalone = history_standalone
-        self._turn_vectors: dict[str, np.ndarray] = {}  # customer turns: the next message's history
         if not 0 <= page_weight <= 1:
             raise ValueError(f"page_weight must be in [0, 1], got {page_weight}")
         self._page_weight = page_weight
-        self._page_vectors: dict[str, np.ndarray] = {}  # pages repeat: their vectors are kept
+        # Query vectors kept by text: a customer turn is the history of the next few messages, and
+        # pages repeat, so neither is embedded again.
+        self._vectors: dict[str, np.ndarray] = {}
         self._refresh_seconds = refresh_seconds
         self._bm25_params = (bm25_k1, bm25_b)
         self._analyzer = analyzer or TextAnalyzer()
@@ -199,14 +193,13 @@ class HybridRetriever:
             return []
         return question.earlier_customer_turns()[-self._history_turns :]
 
-    def _turn_vector(self, text: str) -> np.ndarray:
-        """A customer turn's vector, kept: each turn is the history of the next few messages."""
-        vector = self._turn_vectors.get(text)
+    def _vector(self, text: str) -> np.ndarray:
+        vector = self._vectors.get(text)
         if vector is None:
             vector = self._embedder.embed_query(text)
-            if len(self._turn_vectors) >= 4096:
-                self._turn_vectors = {}
-            self._turn_vectors[text] = vector
+            if len(self._vectors) >= 4096:
+                self._vectors = {}
+            self._vectors[text] = vector
         return vector
 
     def query_context(self, question: Question, dense: bool = True) -> tuple[np.ndarray | None, list[str]]:
@@ -219,12 +212,9 @@ class HybridRetriever:
         turns = self._history(question)
         if not dense:
             return None, turns
-        vector = self._turn_vector(question.text)
-        if turns:
-            if self._history_mode == "turns":
-                hint = np.sum([self._turn_vector(t) for t in turns], axis=0)
-            else:
-                hint = self._embedder.embed_query(" ".join(turns))
+        vector = self._vector(question.text)
+        if turns:  # the sum of the turns' own vectors (the joined turns as one text ranked alike)
+            hint = np.sum([self._vector(t) for t in turns], axis=0)
             hint = hint / (np.linalg.norm(hint) or 1.0)
             related = float(vector @ hint) / (np.linalg.norm(vector) or 1.0) >= self._history_gate
             if related or self._vague(vector):
@@ -235,7 +225,7 @@ class HybridRetriever:
         page = question.page
         if page and self._page_weight > 0 and script_family(page) == script_family(question.text):
             # a page in another script would search another family's articles: lexical hint only
-            vector = vector + self._page_weight * self._page_vector(page)
+            vector = vector + self._page_weight * self._vector(page)
             vector = vector / (np.linalg.norm(vector) or 1.0)
         return vector, turns
 
@@ -250,15 +240,6 @@ class HybridRetriever:
     def query_vector(self, question: Question) -> np.ndarray:
         vector, _ = self.query_context(question)
         assert vector is not None
-        return vector
-
-    def _page_vector(self, page: str) -> np.ndarray:
-        vector = self._page_vectors.get(page)
-        if vector is None:
-            vector = self._embedder.embed_query(page)
-            if len(self._page_vectors) >= 1024:
-                self._page_vectors.clear()
-            self._page_vectors[page] = vector
         return vector
 
     def query_tokens(self, question: Question, turns: Sequence[str] | None = None) -> list[str]:
