@@ -68,6 +68,9 @@ class RetrievalSettings(BaseModel):
     # the page the customer is on (widget context: title, path words) as a weak hint: its query
     # vector's weight next to the question's, and its words added to BM25's; 0: off
     page_weight: float = Field(0.3, ge=0, le=1)
+    # other processes' knowledge-base writes are noticed within this many seconds (this process's
+    # own at once); each check reads the collection's metadata (~0.7 ms of the interpreter)
+    refresh_seconds: float = Field(0.25, ge=0, le=1)
     bm25_k1: float = Field(0.9, gt=0, le=5)
     bm25_b: float = Field(0.4, ge=0, le=1)
     # BM25 tokens for Korean (Hangul) and Japanese (kana/kanji) text: Kiwi / Sudachi morphemes,

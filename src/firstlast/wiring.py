@@ -176,6 +176,7 @@ def build(
         history_gate=r.history_gate,
         history_standalone=r.history_standalone,
         page_weight=r.page_weight,
+        refresh_seconds=r.refresh_seconds,
         bm25_k1=r.bm25_k1,
         bm25_b=r.bm25_b,
         question_weight=r.question_weight,

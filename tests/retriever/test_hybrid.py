@@ -225,7 +225,7 @@ class CountingReads(FaultyStore):
 def test_another_workers_adds_changes_and_deletes_reach_the_index_without_a_full_reload(
     make_settings, embedder
 ):
-    settings = make_settings()
+    settings = make_settings(retrieval={"refresh_seconds": 0})  # every query reads the version
     writer = build(settings, embedder=embedder)
     source, documents = load_path(REPO / "examples" / "sample_kb")
     writer.ingestor.ingest(documents, source=source)
@@ -257,7 +257,7 @@ def test_another_workers_adds_changes_and_deletes_reach_the_index_without_a_full
 
 def test_a_reader_behind_the_change_feed_reloads_everything(make_settings, embedder, monkeypatch):
     monkeypatch.setattr(chroma_store, "CHANGES_KEPT_NS", 0)  # every write forgets the earlier ones
-    settings = make_settings()
+    settings = make_settings(retrieval={"refresh_seconds": 0})  # every query reads the version
     writer = build(settings, embedder=embedder)
     writer.ingestor.ingest([Document("plans", "Plans", "Plus costs eight dollars a month.")], source="help")
     store = CountingReads(build_store(settings))
@@ -271,7 +271,7 @@ def test_a_reader_behind_the_change_feed_reloads_everything(make_settings, embed
 def test_queries_do_not_wait_for_a_catch_up_in_progress(make_settings, embedder):
     import threading
 
-    settings = make_settings()
+    settings = make_settings(retrieval={"refresh_seconds": 0})  # every query reads the version
     writer = build(settings, embedder=embedder)
     writer.ingestor.ingest([Document("plans", "Plans", "Plus costs eight dollars a month.")], source="help")
     reader = build(settings, embedder=embedder)
@@ -289,3 +289,31 @@ def test_queries_do_not_wait_for_a_catch_up_in_progress(make_settings, embedder)
     assert not any(h.lexical_rank for h in found[0] if h.chunk.doc_id.endswith("zorblax"))
     (hit, *_) = reader.retriever.retrieve(question)
     assert hit.chunk.doc_id.endswith("zorblax") and hit.lexical_rank == 1
+
+
+def test_other_processes_writes_are_read_every_refresh_interval_and_own_writes_at_once(
+    make_settings, embedder
+):
+    """The store's version (a collection read) is read at most every ``refresh_seconds``; a write of
+    this process is seen by the next query all the same."""
+    import time
+
+    settings = make_settings(retrieval={"refresh_seconds": 0.5})
+    writer = build(settings, embedder=embedder)
+    writer.ingestor.ingest([Document("plans", "Plans", "Plus costs eight dollars a month.")], source="help")
+    reader = build(settings, embedder=embedder)
+    question = Question("What is the zorblax widget?")
+    assert not any(h.lexical_rank for h in reader.retriever.retrieve(question))
+
+    writer.ingestor.ingest([Document("zorblax", "Widget", "The zorblax widget shows notes.")], source="help")
+    started = time.monotonic()
+    lexical = [h for h in reader.retriever.retrieve(question) if h.lexical_rank]
+    if time.monotonic() - started < 0.5:  # not yet due: the reader answers from its snapshot
+        assert not lexical
+    time.sleep(0.6)
+    (hit, *_) = reader.retriever.retrieve(question)
+    assert hit.chunk.doc_id.endswith("zorblax") and hit.lexical_rank == 1
+
+    reader.ingestor.ingest([Document("quuxle", "Quuxle", "The quuxle button prints notes.")], source="help")
+    (own, *_) = reader.retriever.retrieve(Question("What does the quuxle button do?"))
+    assert own.chunk.doc_id.endswith("quuxle") and own.lexical_rank == 1  # no waiting for its own

@@ -189,6 +189,9 @@ class FamilyStore:
     def version(self) -> str:
         return "|".join(store.version() for store in self._stores)
 
+    def writes(self) -> int:
+        return sum(store.writes() for store in self._stores)
+
     def count(self) -> int:
         return sum(store.count() for store in self._stores)
 

@@ -57,6 +57,9 @@ class FaultyStore:
     def version(self) -> str:
         return self.inner.version()
 
+    def writes(self) -> int:
+        return self.inner.writes()
+
     def count(self) -> int:
         return self.inner.count()
 
