@@ -48,3 +48,30 @@ def test_the_desk_walks_offer_handoff_reply_and_resolve_on_the_memory_store(serv
     packet = desk.packet(offered.handoff_id)
     assert [e.action for e in packet.events] == ["offered", "opened", "assigned", "resolved"]
     assert [t.role for t in packet.transcript] == ["customer", "bot", "customer", "bot", "agent"]
+
+
+class CountingTransactions(MemoryDeskStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened = 0
+
+    def transaction(self):  # type: ignore[no-untyped-def]
+        self.opened += 1
+        return super().transaction()
+
+
+def test_a_token_is_read_once_per_conversation_and_a_wrong_one_stays_wrong(services: Services) -> None:
+    store = CountingTransactions()
+    desk = SupportDesk(store, services.bot, services.learning)
+    conv, token = desk.start("chat", {})
+    other, other_token = desk.start("chat", {})
+    opened = store.opened
+    for _ in range(3):
+        assert desk.check_token(conv.id, token) and not desk.check_token(conv.id, other_token)
+        assert not desk.check_token(conv.id, "")
+    assert store.opened == opened  # known from start(): no transaction per widget request
+
+    fresh = SupportDesk(store, services.bot, services.learning)  # another API process
+    assert fresh.check_token(conv.id, token) and fresh.check_token(conv.id, token)
+    assert not fresh.check_token(other.id, token)
+    assert store.opened == opened + 2  # each conversation read once

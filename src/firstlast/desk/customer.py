@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -65,6 +66,10 @@ class CustomerTurns:
         self._hours = hours or BusinessHours()
         self._clock = clock
         self._rollout = rollout  # None: no A/B rollout, the bot answers every conversation
+        # Each conversation's token hash, read once: a token never changes, and a widget's every
+        # request checks it (one database transaction less per message). Bounded; oldest out first.
+        self._tokens: dict[str, str] = {}
+        self._tokens_lock = threading.Lock()
 
     def start(
         self, channel: str = "chat", context: Mapping[str, Any] | None = None
@@ -79,11 +84,26 @@ class CustomerTurns:
             tx.add_conversation(conversation_id, hash_token(token), cast(Channel, channel), context, arm)
             if arm is not None:
                 tx.record("conversation", conversation_id, "arm_assigned", "rollout", arm=arm)
-            return tx.conversation(conversation_id), token
+            started = tx.conversation(conversation_id)
+        self._keep_token(conversation_id, hash_token(token))
+        return started, token
+
+    TOKENS_KEPT = 50_000
 
     def check_token(self, conversation_id: str, token: str) -> bool:
-        with self._store.transaction() as tx:
-            return hmac.compare_digest(tx.token_hash(conversation_id), hash_token(token))
+        """Whether ``token`` opens this conversation; NotFound when there is no such conversation."""
+        known = self._tokens.get(conversation_id)
+        if known is None:
+            with self._store.transaction() as tx:
+                known = tx.token_hash(conversation_id)
+            self._keep_token(conversation_id, known)
+        return hmac.compare_digest(known, hash_token(token))
+
+    def _keep_token(self, conversation_id: str, token_hash: str) -> None:
+        with self._tokens_lock:
+            if len(self._tokens) >= self.TOKENS_KEPT:
+                del self._tokens[next(iter(self._tokens))]
+            self._tokens[conversation_id] = token_hash
 
     def conversation(self, conversation_id: str) -> Conversation:
         with self._store.transaction() as tx:
