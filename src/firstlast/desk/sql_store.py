@@ -83,17 +83,25 @@ class SqlDeskTransaction:
 
     def conversation(self, conversation_id: str, known: Conversation | None = None) -> Conversation:
         row = self._conversation_row(conversation_id)
+        if known is not None and known.id == row.id:
+            # a post reads the conversation, answers outside a transaction, then writes after reading
+            # it again: messages are only ever added, so those read before stay as they were, and
+            # the feedback is kept as first read (a post does not look at it)
+            after = known.messages[-1].id if known.messages else 0
+            return to_record(
+                Conversation,
+                row,
+                messages=[*known.messages, *self.messages(row.id, after=after)],
+                feedback=list(known.feedback),
+            )
         feedback = self._s.scalars(
             select(FeedbackRow).where(FeedbackRow.conversation_id == row.id).order_by(FeedbackRow.id)
         )
-        if known is not None and known.id == row.id and known.messages:
-            # messages are only ever added: those read before stay as they were (a post reads the
-            # conversation, answers outside a transaction, then writes after reading it again)
-            messages = [*known.messages, *self.messages(row.id, after=known.messages[-1].id)]
-        else:
-            messages = self.messages(row.id)
         return to_record(
-            Conversation, row, messages=messages, feedback=[to_record(Feedback, f) for f in feedback]
+            Conversation,
+            row,
+            messages=self.messages(row.id),
+            feedback=[to_record(Feedback, f) for f in feedback],
         )
 
     def token_hash(self, conversation_id: str) -> str:
