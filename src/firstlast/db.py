@@ -341,7 +341,8 @@ class JobRow(Base):
 
 class IdempotencyRow(Base):
     """The first response to a message post sent with an ``Idempotency-Key``: a retry gets it back
-    instead of posting the message again. ``response`` is None while the first request runs."""
+    instead of posting the message again; kept in the post's own transaction. (``response`` is None
+    only in a claim an earlier version left while its request ran; a post takes it over.)"""
 
     __tablename__ = "idempotency_keys"
     conversation_id: Mapped[str] = mapped_column(String(32), primary_key=True)

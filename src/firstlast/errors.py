@@ -7,6 +7,7 @@ FirstlastError
  │    └── UnsupportedFormat file type with no loader                        (HTTP 415)
  ├── NotFound               a conversation, handoff, suggestion, document   (HTTP 404)
  ├── Conflict               the object is not in a state that allows this  (HTTP 409)
+ │    └── AlreadyAnswered   a retried post's key was answered meanwhile     (the first reply)
  ├── InvalidInput           a value fails validation past the schema layer  (HTTP 422)
  └── BackendError           an engine (Chroma, database, model) failed      (HTTP 503)
 """
@@ -40,6 +41,11 @@ class NotFound(FirstlastError):
 
 class Conflict(FirstlastError):
     pass
+
+
+class AlreadyAnswered(Conflict):
+    """Another request with the same ``Idempotency-Key`` stored its post first; this one's
+    transaction is rolled back, and the caller gets the first response."""
 
 
 class InvalidInput(FirstlastError):

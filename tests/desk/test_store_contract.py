@@ -75,3 +75,25 @@ def test_a_token_is_read_once_per_conversation_and_a_wrong_one_stays_wrong(servi
     assert fresh.check_token(conv.id, token) and fresh.check_token(conv.id, token)
     assert not fresh.check_token(other.id, token)
     assert store.opened == opened + 2  # each conversation read once
+
+
+def test_a_post_keeps_its_response_in_its_own_transaction_and_a_racing_retry_rolls_back(
+    services: Services,
+) -> None:
+    """Two requests with one Idempotency-Key: the first to store wins; the other's message is not
+    stored (its transaction rolls back) and the key's response is the winner's."""
+    from firstlast.desk.customer import KeepResponse
+    from firstlast.errors import AlreadyAnswered
+
+    desk = services.desk
+    conv, _ = desk.start("chat", {})
+    keep = KeepResponse("k-1", "hash-1", lambda posted: {"message": posted.customer_message.id})
+    first = desk.post(conv.id, "Where is my invoice?", keep=keep)
+    assert desk.kept_response(conv.id, "k-1") == ("hash-1", {"message": first.customer_message.id})
+
+    with pytest.raises(AlreadyAnswered):
+        desk.post(conv.id, "Where is my invoice?", keep=keep)
+    customer = [m for m in desk.conversation(conv.id).messages if m.role == "customer"]
+    assert [m.id for m in customer] == [first.customer_message.id]
+    assert desk.kept_response(conv.id, "k-1") == ("hash-1", {"message": first.customer_message.id})
+    assert desk.kept_response(conv.id, "k-2") is None

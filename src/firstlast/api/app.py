@@ -28,7 +28,6 @@ from firstlast.api import (
 )
 from firstlast.api import learning as learning_routes  # issue #5
 from firstlast.api.guard import BodyLimit, RateLimits, StreamSlots
-from firstlast.api.idempotency import Retries
 from firstlast.api.origins import OriginGuard
 from firstlast.api.schemas import errors
 from firstlast.errors import (
@@ -77,7 +76,6 @@ def create_app(services: Services) -> FastAPI:
     api = services.settings.api
     app.state.services = services
     app.state.limits = RateLimits(api)
-    app.state.retries = Retries(services.db)
     app.add_middleware(
         BodyLimit, default=api.max_body_bytes, upload=api.max_upload_bytes, upload_path="/v1/knowledge"
     )

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from firstlast.api.deps import CallerScope, ServicesDep
-from firstlast.api.idempotency import Retries, body_hash
+from firstlast.api.idempotency import body_hash, kept, lost_race, winner
 from firstlast.api.schemas import (
     ConversationCreate,
     ConversationCreated,
@@ -23,6 +23,7 @@ from firstlast.api.schemas import (
     ReplyOut,
     errors,
 )
+from firstlast.desk.customer import KeepResponse
 from firstlast.errors import NotFound
 from firstlast.records import Conversation, Feedback, PostedMessage
 from firstlast.web.identity import identity_context
@@ -109,36 +110,27 @@ def send_message(
         request.app.state.limits.check_conversation(conversation_id)
     context = body.context.model_dump(exclude_none=True) if body.context else None
     streamed = bool(accept and "text/event-stream" in accept)
-    retries: Retries = request.app.state.retries
-    retry = _Retry(retries, conversation_id, idempotency_key) if idempotency_key else None
-    if retry is not None:
-        first = retries.claim(conversation_id, retry.key, body_hash(body.model_dump(mode="json")))
+    keep = None
+    if idempotency_key:
+        request_hash = body_hash(body.model_dump(mode="json"))
+        first = kept(services.desk, conversation_id, idempotency_key, request_hash)
         if first is not None:
             return _replay(first) if streamed else JSONResponse(first)
+        keep = KeepResponse(idempotency_key, request_hash, _response)
     try:
         if streamed:
-            return _stream(services, conversation_id, body.text, context, retry)
-        out = ReplyOut.of(services.desk.post(conversation_id, body.text, context))
-    except BaseException:
-        if retry is not None:
-            retry.release()
-        raise
-    if retry is not None:
-        retry.finish(out)
-    return out
+            return _stream(services, conversation_id, body.text, context, keep)
+        return ReplyOut.of(services.desk.post(conversation_id, body.text, context, keep=keep))
+    except Exception as exc:
+        if keep is None or not lost_race(exc):
+            raise
+        first = winner(services.desk, conversation_id, keep.key, keep.request_hash)
+        return _replay(first) if streamed else JSONResponse(first)
 
 
-@dataclass(frozen=True)
-class _Retry:
-    retries: Retries
-    conversation_id: str
-    key: str
-
-    def finish(self, out: ReplyOut) -> None:
-        self.retries.finish(self.conversation_id, self.key, out.model_dump(mode="json"))
-
-    def release(self) -> None:
-        self.retries.release(self.conversation_id, self.key)
+def _response(posted: PostedMessage) -> dict[str, Any]:
+    """The JSON body of a post's response, as kept for its retries."""
+    return ReplyOut.of(posted).model_dump(mode="json")
 
 
 def _replay(first: dict[str, Any]) -> StreamingResponse:
@@ -188,7 +180,7 @@ def _stream(
     conversation_id: str,
     text: str,
     context: dict[str, Any] | None,
-    retry: _Retry | None = None,
+    keep: KeepResponse | None = None,
 ) -> StreamingResponse:
     """The reply as server-sent events while the bot produces it: ``delta`` events, then ``final``.
 
@@ -200,7 +192,9 @@ def _stream(
 
     def work() -> None:
         try:
-            items.put(_Done(services.desk.post(conversation_id, text, context, on_delta=items.put)))
+            items.put(
+                _Done(services.desk.post(conversation_id, text, context, on_delta=items.put, keep=keep))
+            )
         except Exception as exc:  # noqa: BLE001 - handed to the request thread, which reports it
             items.put(exc)
 
@@ -215,15 +209,13 @@ def _stream(
             if isinstance(item, str):
                 yield _sse("delta", {"text": item})
             elif isinstance(item, _Done):
-                out = ReplyOut.of(item.posted)
-                if retry is not None:
-                    retry.finish(out)
-                yield _sse("final", out.model_dump(mode="json"))
+                yield _sse("final", _response(item.posted))
+                return
+            elif keep is not None and lost_race(item):  # a retry with its key stored first
+                yield _sse("final", winner(services.desk, conversation_id, keep.key, keep.request_hash))
                 return
             else:
                 log.error("reply stream failed", exc_info=item)
-                if retry is not None:
-                    retry.release()
                 yield _sse("error", {"detail": "internal error; it has been logged"})
                 return
             item = items.get()

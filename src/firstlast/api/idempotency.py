@@ -1,75 +1,59 @@
 """``Idempotency-Key`` on message posts: a client that lost the response to a post sends it again
 with the same key and gets the first response back; the message is not posted twice.
 
-The key is claimed in the database before the message is posted (so every API process sees it),
-and the response is stored after. A retry while the first request still runs is a 409; a claim
-whose request died without an answer is taken over after ``stale_after`` seconds.
+The response is kept in the post's own write transaction (``KeepResponse``), so a retry finds the
+message and its response, or neither: a crash between the two cannot post a message twice. Two
+requests with one key at the same moment both answer; the one that stores first wins, the other's
+transaction rolls back and it returns the winner's response.
 
-    stored = retries.claim(conversation_id, key, body_hash)   # None: go ahead and post
-    ...
-    retries.finish(conversation_id, key, response)             # or retries.release(...) on failure
+    first = kept(services.desk, conversation_id, key, request_hash)   # None: go ahead and post
+    keep = KeepResponse(key, request_hash, lambda posted: ReplyOut.of(posted).model_dump(mode="json"))
+    services.desk.post(conversation_id, text, keep=keep)              # AlreadyAnswered: kept() again
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from firstlast.db import Database, IdempotencyRow, utcnow
-from firstlast.errors import BackendError, Conflict, InvalidInput
-from firstlast.mapping import to_aware
+from firstlast.errors import AlreadyAnswered, BackendError, Conflict, InvalidInput
+
+
+class _Desk(Protocol):
+    def kept_response(self, conversation_id: str, key: str) -> tuple[str, dict[str, Any] | None] | None: ...
 
 
 def body_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
 
 
-class Retries:
-    def __init__(self, db: Database, stale_after: float = 120.0) -> None:
-        self._db = db
-        self._stale = timedelta(seconds=stale_after)
+def kept(desk: _Desk, conversation_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
+    """The first response to this key, or None when there is none yet (post). InvalidInput when the
+    key came with another message."""
+    found = desk.kept_response(conversation_id, key)
+    if found is None or found[1] is None:  # (a claim left by an earlier version: taken over)
+        return None
+    if found[0] != request_hash:
+        raise InvalidInput(
+            "this Idempotency-Key was sent with another message; use a new key for each message"
+        )
+    return found[1]
 
-    def claim(self, conversation_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
-        """The first response to this key, or None when this request is the first (the key is now
-        claimed). InvalidInput when the key came with another message; Conflict while it runs."""
-        try:
-            with self._db.session() as s:
-                row = s.get(IdempotencyRow, (conversation_id, key))
-                if row is None:
-                    s.add(IdempotencyRow(conversation_id=conversation_id, key=key, request_hash=request_hash))
-                    return None
-                if row.request_hash != request_hash:
-                    raise InvalidInput(
-                        "this Idempotency-Key was sent with another message; use a new key for each message"
-                    )
-                if row.response is not None:
-                    return row.response
-                if utcnow() - to_aware(row.created_at) < self._stale:
-                    raise Conflict(
-                        "a request with this Idempotency-Key is still being answered; retry shortly"
-                    )
-                row.created_at = utcnow()  # the first request died unanswered: this one takes over
-                return None
-        except BackendError as exc:
-            if isinstance(exc.__cause__, IntegrityError):  # the same key claimed at the same moment
-                raise Conflict(
-                    "a request with this Idempotency-Key is still being answered; retry shortly"
-                ) from None
-            raise
 
-    def finish(self, conversation_id: str, key: str, response: dict[str, Any]) -> None:
-        with self._db.session() as s:
-            row = s.get(IdempotencyRow, (conversation_id, key))
-            if row is not None:
-                row.response = response
+def lost_race(exc: BaseException) -> bool:
+    """The post failed because another request with its key stored first: SQLite's check in the
+    transaction (AlreadyAnswered), or PostgreSQL's unique key on an insert that was in flight."""
+    return isinstance(exc, AlreadyAnswered) or (
+        isinstance(exc, BackendError) and isinstance(exc.__cause__, IntegrityError)
+    )
 
-    def release(self, conversation_id: str, key: str) -> None:
-        """The request failed: a retry with this key may post the message."""
-        with self._db.session() as s:
-            row = s.get(IdempotencyRow, (conversation_id, key))
-            if row is not None and row.response is None:
-                s.delete(row)
+
+def winner(desk: _Desk, conversation_id: str, key: str, request_hash: str) -> dict[str, Any]:
+    """The response of the request that won the race for this key."""
+    first = kept(desk, conversation_id, key, request_hash)
+    if first is None:  # pragma: no cover - the winner committed before we looked
+        raise Conflict("a request with this Idempotency-Key is being answered; retry shortly")
+    return first

@@ -51,6 +51,7 @@ class SupportDesk:
         # the routes' verbs, each owned by one side
         self.start, self.check_token = self.customers.start, self.customers.check_token
         self.conversation, self.post = self.customers.conversation, self.customers.post
+        self.kept_response = self.customers.kept_response  # Idempotency-Key retries
         self.handoffs, self.handoff, self.packet = (
             self.agents.handoffs,
             self.agents.handoff,

@@ -14,7 +14,7 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -43,6 +43,15 @@ from firstlast.records import (
 from firstlast.types import CHANNELS, MAX_MESSAGE_CHARS, Channel, ConversationState, Outcome, Question
 
 OnDelta = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class KeepResponse:
+    """A post's ``Idempotency-Key``, the hash of its request, and how its response is made."""
+
+    key: str
+    request_hash: str
+    respond: Callable[[PostedMessage], dict[str, Any]]
 
 
 def hash_token(token: str) -> str:
@@ -124,11 +133,14 @@ class CustomerTurns:
         text: str,
         context: Mapping[str, Any] | None = None,
         on_delta: OnDelta | None = None,
+        keep: KeepResponse | None = None,
     ) -> PostedMessage:
         """A customer message: store it, then answer to an offer, stay quiet while an agent owns the
         conversation, or let the bot answer, offer a person or hand off.
 
-        ``on_delta`` receives the reply's text as the bot produces it; joined, it is the stored reply."""
+        ``on_delta`` receives the reply's text as the bot produces it; joined, it is the stored reply.
+        ``keep`` (a post with an ``Idempotency-Key``) stores the response in the same transaction as
+        the message: a retry finds both or neither; AlreadyAnswered when the key was kept meanwhile."""
         text = text.strip()
         if not text:
             raise InvalidInput("message text must not be empty")
@@ -153,7 +165,14 @@ class CustomerTurns:
                 conv = tx.conversation(conv.id)  # the offer is answered or set aside
             if posted is None:
                 posted = self._to_bot(tx, conv, earlier, customer, outgoing, on_delta, prepared, page)
+            if keep is not None:
+                tx.keep_response(conv.id, keep.key, keep.request_hash, keep.respond(posted))
             return posted
+
+    def kept_response(self, conversation_id: str, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        """The (request hash, response) kept for a post with this ``Idempotency-Key``, or None."""
+        with self._store.transaction() as tx:
+            return tx.kept_response(conversation_id, key)
 
     def _prepare(
         self, conv: Conversation, offered: bool, text: str, page: str, on_delta: OnDelta | None

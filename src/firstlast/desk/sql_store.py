@@ -15,12 +15,13 @@ from firstlast.db import (
     EventRow,
     FeedbackRow,
     HandoffRow,
+    IdempotencyRow,
     MessageRow,
     OutboxRow,
     new_event,
     utcnow,
 )
-from firstlast.errors import NotFound
+from firstlast.errors import AlreadyAnswered, NotFound
 from firstlast.handoff.states import State
 from firstlast.mapping import row_values, to_record
 from firstlast.records import (
@@ -142,6 +143,25 @@ class SqlDeskTransaction:
         if status is None:
             raise NotFound(f"conversation {conversation_id} not found")
         return ConversationStatus(status)
+
+    def kept_response(self, conversation_id: str, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        row = self._s.get(IdempotencyRow, (conversation_id, key))
+        return None if row is None else (row.request_hash, row.response)
+
+    def keep_response(
+        self, conversation_id: str, key: str, request_hash: str, response: dict[str, Any]
+    ) -> None:
+        # Called last in a post's write transaction, which holds SQLite's write lock by now, so a
+        # request with the same key that committed meanwhile is seen here; on PostgreSQL one still
+        # in flight makes the insert fail on the key (a database error, which the API also replays).
+        row = self._s.get(IdempotencyRow, (conversation_id, key))
+        if row is not None and row.response is not None:
+            raise AlreadyAnswered(f"a request with this Idempotency-Key was answered first ({key})")
+        if row is None:
+            row = IdempotencyRow(conversation_id=conversation_id, key=key)
+            self._s.add(row)
+        row.request_hash, row.response = request_hash, response
+        self._s.flush()
 
     # -- handoffs ---------------------------------------------------------------------------------
     def add_handoff(self, handoff: Handoff) -> None:

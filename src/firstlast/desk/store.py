@@ -52,6 +52,12 @@ class DeskTransaction(Protocol):
         limit: int | None = None,
     ) -> list[Message]: ...  # in id order; ``after`` and ``limit`` serve the event streams
     def conversation_status(self, conversation_id: str) -> ConversationStatus: ...  # NotFound when missing
+    # the response a post with an Idempotency-Key got, kept in the post's own transaction:
+    # (request hash, response) or None; keeping one for a key that has one raises AlreadyAnswered
+    def kept_response(self, conversation_id: str, key: str) -> tuple[str, dict[str, Any] | None] | None: ...
+    def keep_response(
+        self, conversation_id: str, key: str, request_hash: str, response: dict[str, Any]
+    ) -> None: ...
 
     # -- handoffs
     def add_handoff(self, handoff: Handoff) -> None: ...

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from firstlast.db import utcnow
-from firstlast.errors import NotFound
+from firstlast.errors import AlreadyAnswered, NotFound
 from firstlast.handoff.states import State
 from firstlast.records import (
     Conversation,
@@ -39,6 +39,7 @@ class _Data:
     handoffs: dict[str, Handoff] = field(default_factory=dict)
     events: list[tuple[str, str, HistoryEvent]] = field(default_factory=list)
     jobs: dict[int, tuple[OutboxJob, bool]] = field(default_factory=dict)  # job, done
+    responses: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 class MemoryDeskStore:
@@ -111,6 +112,16 @@ class MemoryDeskTransaction:
 
     def conversation_status(self, conversation_id: str) -> ConversationStatus:
         return ConversationStatus(self.conversation(conversation_id).status)
+
+    def kept_response(self, conversation_id: str, key: str) -> tuple[str, dict[str, Any] | None] | None:
+        return self._d.responses.get((conversation_id, key))
+
+    def keep_response(
+        self, conversation_id: str, key: str, request_hash: str, response: dict[str, Any]
+    ) -> None:
+        if (conversation_id, key) in self._d.responses:
+            raise AlreadyAnswered(f"a request with this Idempotency-Key was answered first ({key})")
+        self._d.responses[(conversation_id, key)] = (request_hash, dict(response))
 
     def add_handoff(self, handoff: Handoff) -> None:
         self.conversation(handoff.conversation_id)
