@@ -77,13 +77,13 @@ def test_a_token_is_read_once_per_conversation_and_a_wrong_one_stays_wrong(servi
     assert store.opened == opened + 2  # each conversation read once
 
 
-def test_a_post_keeps_its_response_in_its_own_transaction_and_a_racing_retry_rolls_back(
-    services: Services,
+def test_a_post_keeps_its_response_in_its_own_transaction_and_a_retry_is_not_posted(
+    services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two requests with one Idempotency-Key: the first to store wins; the other's message is not
-    stored (its transaction rolls back) and the key's response is the winner's."""
+    """A retry with the key of a stored post is refused in its read transaction, before the bot
+    works (AlreadyAnswered); the same key with another message is InvalidInput."""
     from firstlast.desk.customer import KeepResponse
-    from firstlast.errors import AlreadyAnswered
+    from firstlast.errors import AlreadyAnswered, InvalidInput
 
     desk = services.desk
     conv, _ = desk.start("chat", {})
@@ -91,9 +91,39 @@ def test_a_post_keeps_its_response_in_its_own_transaction_and_a_racing_retry_rol
     first = desk.post(conv.id, "Where is my invoice?", keep=keep)
     assert desk.kept_response(conv.id, "k-1") == ("hash-1", {"message": first.customer_message.id})
 
+    def not_asked(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a retry reached the bot")
+
+    monkeypatch.setattr(services.bot, "ask", not_asked)
     with pytest.raises(AlreadyAnswered):
         desk.post(conv.id, "Where is my invoice?", keep=keep)
+    with pytest.raises(InvalidInput, match="another message"):
+        desk.post(conv.id, "Something else", keep=KeepResponse("k-1", "hash-2", keep.respond))
     customer = [m for m in desk.conversation(conv.id).messages if m.role == "customer"]
     assert [m.id for m in customer] == [first.customer_message.id]
-    assert desk.kept_response(conv.id, "k-1") == ("hash-1", {"message": first.customer_message.id})
     assert desk.kept_response(conv.id, "k-2") is None
+
+
+@BOTH_DATABASES
+def test_a_second_transaction_keeping_a_response_for_one_key_is_refused(
+    tmp_path: Path, sql_url: str | None
+) -> None:
+    """Two requests that both passed the read check race to store: the second one's write
+    transaction raises AlreadyAnswered, so it rolls back with the message it added."""
+    from firstlast.errors import AlreadyAnswered
+    from firstlast.records import NewMessage
+
+    db = open_database(sql_url or f"sqlite:///{tmp_path / 'desk.db'}")
+    store = SqlDeskStore(db)
+    with store.transaction() as tx:
+        tx.add_conversation("c" * 32, "h", "chat", {})
+    with store.transaction() as tx:
+        tx.add_message("c" * 32, NewMessage("customer", "first"))
+        tx.keep_response("c" * 32, "k", "hash", {"reply": "first"})
+    with pytest.raises(AlreadyAnswered), store.transaction() as tx:
+        tx.add_message("c" * 32, NewMessage("customer", "second"))
+        tx.keep_response("c" * 32, "k", "hash", {"reply": "second"})
+    with store.transaction() as tx:
+        assert [m.text for m in tx.messages("c" * 32)] == ["first"]
+        assert tx.kept_response("c" * 32, "k") == ("hash", {"reply": "first"})
+    db.close()

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from firstlast.api.deps import CallerScope, ServicesDep
-from firstlast.api.idempotency import body_hash, kept, lost_race, winner
+from firstlast.api.idempotency import body_hash, lost_race, winner
 from firstlast.api.schemas import (
     ConversationCreate,
     ConversationCreated,
@@ -111,12 +111,8 @@ def send_message(
     context = body.context.model_dump(exclude_none=True) if body.context else None
     streamed = bool(accept and "text/event-stream" in accept)
     keep = None
-    if idempotency_key:
-        request_hash = body_hash(body.model_dump(mode="json"))
-        first = kept(services.desk, conversation_id, idempotency_key, request_hash)
-        if first is not None:
-            return _replay(first) if streamed else JSONResponse(first)
-        keep = KeepResponse(idempotency_key, request_hash, _response)
+    if idempotency_key:  # a retry is found in the post's read transaction (AlreadyAnswered)
+        keep = KeepResponse(idempotency_key, body_hash(body.model_dump(mode="json")), _response)
     try:
         if streamed:
             return _stream(services, conversation_id, body.text, context, keep)

@@ -6,9 +6,9 @@ message and its response, or neither: a crash between the two cannot post a mess
 requests with one key at the same moment both answer; the one that stores first wins, the other's
 transaction rolls back and it returns the winner's response.
 
-    first = kept(services.desk, conversation_id, key, request_hash)   # None: go ahead and post
     keep = KeepResponse(key, request_hash, lambda posted: ReplyOut.of(posted).model_dump(mode="json"))
-    services.desk.post(conversation_id, text, keep=keep)              # AlreadyAnswered: kept() again
+    services.desk.post(conversation_id, text, keep=keep)   # a retry: AlreadyAnswered, then
+    first = winner(services.desk, conversation_id, key, request_hash)   # the first response
 """
 
 from __future__ import annotations
@@ -44,15 +44,16 @@ def kept(desk: _Desk, conversation_id: str, key: str, request_hash: str) -> dict
 
 
 def lost_race(exc: BaseException) -> bool:
-    """The post failed because another request with its key stored first: SQLite's check in the
-    transaction (AlreadyAnswered), or PostgreSQL's unique key on an insert that was in flight."""
+    """The post was not stored because its key has a response: a retry (found in the post's read
+    transaction), or a request with the key that stored first (AlreadyAnswered in the write
+    transaction, or PostgreSQL's unique key on an insert that was in flight)."""
     return isinstance(exc, AlreadyAnswered) or (
         isinstance(exc, BackendError) and isinstance(exc.__cause__, IntegrityError)
     )
 
 
 def winner(desk: _Desk, conversation_id: str, key: str, request_hash: str) -> dict[str, Any]:
-    """The response of the request that won the race for this key."""
+    """The first response to this key (InvalidInput when the key came with another message)."""
     first = kept(desk, conversation_id, key, request_hash)
     if first is None:  # pragma: no cover - the winner committed before we looked
         raise Conflict("a request with this Idempotency-Key is being answered; retry shortly")

@@ -23,7 +23,7 @@ from firstlast.db import utcnow
 from firstlast.desk.notify import Notifications
 from firstlast.desk.state import conversation_state, handoff_question, history, page_of
 from firstlast.desk.store import DeskStore, DeskTransaction
-from firstlast.errors import InvalidInput
+from firstlast.errors import AlreadyAnswered, InvalidInput
 from firstlast.handoff.hours import BusinessHours
 from firstlast.handoff.policy import answer_to_offer
 from firstlast.handoff.states import CONVERSATION, HANDOFF, Event, HandoffEvent, State
@@ -140,7 +140,8 @@ class CustomerTurns:
 
         ``on_delta`` receives the reply's text as the bot produces it; joined, it is the stored reply.
         ``keep`` (a post with an ``Idempotency-Key``) stores the response in the same transaction as
-        the message: a retry finds both or neither; AlreadyAnswered when the key was kept meanwhile."""
+        the message: a retry finds both or neither. AlreadyAnswered when the key has a response
+        (a retry; ``kept_response`` has it), InvalidInput when it came with another message."""
         text = text.strip()
         if not text:
             raise InvalidInput("message text must not be empty")
@@ -150,6 +151,8 @@ class CustomerTurns:
             )
         with self._store.transaction() as tx:  # read, then let go: the bot works outside a transaction
             seen = tx.conversation(conversation_id)
+            if keep is not None:
+                _check_not_kept(tx, seen.id, keep)
             offered = tx.offered_handoff(seen.id) is not None if seen.status == State.OFFERED else False
         page = page_of(context, seen.context)
         prepared = self._prepare(seen, offered, text, page, on_delta)
@@ -360,3 +363,16 @@ class CustomerTurns:
         action = "offered" if offered else "opened"
         tx.record("handoff", handoff.id, action, "bot", reason=handoff.reason, message_id=message_id)
         return tx.handoff(handoff.id)
+
+
+def _check_not_kept(tx: DeskTransaction, conversation_id: str, keep: KeepResponse) -> None:
+    """A retry of a post that has its response is not posted again (checked in the post's read
+    transaction, so a first request costs no transaction of its own)."""
+    found = tx.kept_response(conversation_id, keep.key)
+    if found is None or found[1] is None:  # (a claim left by an earlier version: taken over)
+        return
+    if found[0] != keep.request_hash:
+        raise InvalidInput(
+            "this Idempotency-Key was sent with another message; use a new key for each message"
+        )
+    raise AlreadyAnswered(f"this Idempotency-Key was answered before ({keep.key})")
