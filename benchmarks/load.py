@@ -275,12 +275,19 @@ def parallel_rates(
         return vanilla_rates(data_dir, questions, runtime, database=database)
     start_at = time.time() + 60  # every process has loaded its models by then
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(processes, mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(processes, mp_context=context)
+    try:
         runs = [
             pool.submit(vanilla_rates, data_dir, questions, runtime, 8.0, start_at, database)
             for _ in range(processes)
         ]
-        rates = [run.result() for run in runs]
+        # bounded: once (session 10) the pool never handed back results its idle processes had
+        rates = [run.result(timeout=max(0.0, start_at - time.time()) + 180) for run in runs]
+    except concurrent.futures.TimeoutError:
+        print("bare rates: the processes did not report within 3 minutes", file=sys.stderr)
+        return float("nan"), float("nan")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
     return sum(r[0] for r in rates), sum(r[1] for r in rates)
 
 
