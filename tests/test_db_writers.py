@@ -47,3 +47,39 @@ def test_concurrent_writers_all_land_and_a_failed_or_dropped_write_hands_the_tur
         thread.join()
     assert errors == []
     assert _rows(db) == 200  # neither the failed nor the dropped write was kept
+
+
+def test_writers_of_two_processes_on_one_file_take_turns_on_the_shared_lock(tmp_path: Path) -> None:
+    """Two Database objects on one file stand for two API processes (each opens its own lock file
+    descriptor): a writer of the second waits on the shared lock while the first holds its turn,
+    and goes on as soon as it commits, without SQLite's busy handler."""
+    import fcntl
+    import time
+
+    first = Database(f"sqlite:///{tmp_path / 'w.db'}")
+    with first.engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    second = Database(f"sqlite:///{tmp_path / 'w.db'}")
+    assert (tmp_path / "w.db.writer").exists() is False  # opened on the first write
+
+    landed: list[float] = []
+
+    def write_from_second() -> None:
+        with second.session() as s:
+            s.execute(text("INSERT INTO t VALUES (2)"))
+        landed.append(time.monotonic())
+
+    with first.session() as s:
+        s.execute(text("INSERT INTO t VALUES (1)"))  # the first process's turn
+        with open(tmp_path / "w.db.writer") as probe, pytest.raises(BlockingIOError):
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held while the turn lasts
+        other = threading.Thread(target=write_from_second)
+        other.start()
+        time.sleep(0.3)
+        assert not landed  # waiting for the turn
+        committed = time.monotonic()
+    other.join(10)
+    assert landed and landed[0] - committed < 0.2  # went on right after the commit
+    assert _rows(first) == 2
+    with open(tmp_path / "w.db.writer") as probe:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # every turn handed back

@@ -9,12 +9,20 @@ A row becomes its frozen record through the one mapping in ``firstlast/mapping.p
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
+
+try:  # the writers' lock across processes (POSIX)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: SQLite's busy handler alone
+    fcntl = None  # type: ignore[assignment]
 
 from sqlalchemy import (
     JSON,
@@ -365,7 +373,9 @@ class Database:
             self.engine = create_engine(url, **_engine_args(url))
             if self.engine.dialect.name == "sqlite":
                 event.listen(self.engine, "connect", _sqlite_pragmas)
-                _WriterTurns(_BUSY_TIMEOUT_S).attach(self.engine)
+                database = make_url(url).database
+                shared = None if database in (None, "", ":memory:") else Path(f"{database}.writer")
+                _WriterTurns(_BUSY_TIMEOUT_S, shared).attach(self.engine)
             (prepare or Base.metadata.create_all)(self.engine)
         except SQLAlchemyError as exc:
             raise BackendError(f"cannot open database {_safe(url)}: {_first_line(exc)}") from exc
@@ -425,21 +435,28 @@ class Database:
 
 
 class _WriterTurns:
-    """One writing transaction at a time in this process, queued on a lock, for SQLite.
+    """One writing transaction at a time, queued on a lock, for SQLite.
 
     SQLite lets one connection write at a time; the others wait in its busy handler, which sleeps in
     growing steps (1, 2, 5, 10 ... 100 ms) and so often sleeps on long after the lock came free: with
     16 customers posting, those sleeps were the long tail of message latency. A thread about to
     write (its transaction's first INSERT/UPDATE/DELETE) takes this lock instead, and hands it on at
-    commit or rollback; only writers in other processes still meet the busy handler. Waiting past
-    the busy timeout is the same "busy" failure SQLite would give.
+    commit or rollback. Waiting past the busy timeout is the same "busy" failure SQLite would give.
+
+    Across API processes on one database file (``serve --workers N``) the turn is also a lock on
+    ``shared`` (``<database>.writer``, ``flock``), polled every millisecond: a process whose writers
+    met SQLite's busy handler while the other process wrote back to back waited 2-3 s now and then
+    (session 10, 2 workers: the p99 of message posts). A process that dies lets go of its lock.
     """
 
     _WRITE = re.compile(r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+    _POLL_S = 0.001
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, shared: Path | None = None) -> None:
         self._lock = threading.Lock()
         self._timeout = timeout
+        self._shared = shared
+        self._fd: int | None = None  # the shared lock file, opened on the first write
 
     def attach(self, engine: Engine) -> None:
         event.listen(engine, "before_cursor_execute", self._before_execute)
@@ -452,9 +469,34 @@ class _WriterTurns:
     def _before_execute(self, conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if conn.info.get("writing") or not self._WRITE.match(statement):
             return
+        deadline = time.monotonic() + self._timeout
         if not self._lock.acquire(timeout=self._timeout):
             raise BackendError("the database is unavailable or busy; try again shortly")
+        if not self._take_shared(deadline):
+            self._lock.release()
+            raise BackendError("the database is unavailable or busy; try again shortly")
         conn.info["writing"] = True
+
+    def _take_shared(self, deadline: float) -> bool:
+        if self._shared is None or fcntl is None:
+            return True
+        try:
+            if self._fd is None:
+                self._fd = os.open(self._shared, os.O_RDWR | os.O_CREAT, 0o600)
+            while True:
+                try:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(self._POLL_S)
+        except OSError:  # no lock file here (a read-only directory): SQLite's busy handler alone
+            log.warning(
+                "cannot lock %s; writers of other processes wait in SQLite's busy handler", self._shared
+            )
+            self._shared = None
+            return True
 
     def _end(self, conn: Any) -> None:
         self._release(conn.info)
@@ -464,6 +506,8 @@ class _WriterTurns:
 
     def _release(self, info: dict[str, Any]) -> None:
         if info.pop("writing", False):
+            if self._shared is not None and self._fd is not None and fcntl is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
             self._lock.release()
 
 
