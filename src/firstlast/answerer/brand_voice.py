@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from firstlast.errors import ConfigError
 from firstlast.sentences import split_sentences
@@ -110,9 +110,27 @@ class VoiceProfile(BaseModel):
         return value
 
     # -- rendering --------------------------------------------------------------------------------
+    # The vocabulary's and banned phrases' patterns, compiled once (every reply runs them; built
+    # from f-strings per call they cost ~0.25 ms a reply in the re module's cache lookups)
+    _vocabulary: list[tuple[re.Pattern[str], str]] = PrivateAttr(default_factory=list)
+    _banned: list[tuple[re.Pattern[str], re.Pattern[str]]] = PrivateAttr(default_factory=list)
+
+    def model_post_init(self, _context: object) -> None:
+        self._vocabulary = [
+            (re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE), preferred)
+            for word, preferred in self.vocabulary.items()
+        ]
+        self._banned = [
+            (
+                # before punctuation nothing is left ("refundable per our policy." -> "refundable.")
+                re.compile(rf"\s*\b{re.escape(phrase)}\b\s*(?=[.;:!?])", re.IGNORECASE),
+                re.compile(rf"\s*\b{re.escape(phrase)}\b,?\s*", re.IGNORECASE),
+            )
+            for phrase in self.banned_phrases
+        ]
+
     def apply_vocabulary(self, text: str) -> str:
-        for word, preferred in self.vocabulary.items():
-            pattern = re.compile(rf"\b{re.escape(word)}\b", re.IGNORECASE)
+        for pattern, preferred in self._vocabulary:
 
             def swap(m: re.Match[str], preferred: str = preferred) -> str:
                 return preferred[:1].upper() + preferred[1:] if m.group(0)[:1].isupper() else preferred
@@ -121,11 +139,10 @@ class VoiceProfile(BaseModel):
         return text
 
     def remove_banned(self, text: str) -> str:
-        for phrase in self.banned_phrases:
-            # before punctuation nothing is left ("refundable per our policy." -> "refundable.")
-            text = re.sub(rf"\s*\b{re.escape(phrase)}\b\s*(?=[.;:!?])", "", text, flags=re.IGNORECASE)
-            text = re.sub(rf"\s*\b{re.escape(phrase)}\b,?\s*", " ", text, flags=re.IGNORECASE)
-        text = re.sub(r" {2,}", " ", text).strip()
+        for before_punctuation, anywhere in self._banned:
+            text = before_punctuation.sub("", text)
+            text = anywhere.sub(" ", text)
+        text = _SPACES.sub(" ", text).strip()
         return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), text)
 
     def render(self, body: str, channel: Channel = "chat", link: str = "") -> str:
@@ -185,6 +202,7 @@ class VoiceProfile(BaseModel):
         return self.language_note.get(lang) or self.language_note.get("en", "")
 
 
+_SPACES = re.compile(r" {2,}")
 _EMOJI = re.compile(
     "\\s*[\U0001f000-\U0001faff\U00002600-\U000027bf\U0001f1e6-\U0001f1ff\U0000fe0f\U0000200d]+"
 )
