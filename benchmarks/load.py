@@ -50,6 +50,7 @@ from firstlast.testing.servers import firstlast_server, run_cli
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_KB = REPO / "examples" / "sample_kb"
+SLOW_S = float(os.environ.get("LOAD_SLOW_S", "5"))  # a message slower than this is printed
 KEYS = {"widget": "load-widget", "agent": "load-agent", "admin": "load-admin"}
 
 
@@ -138,8 +139,8 @@ class Load:
                     self.latencies.append(elapsed)
                     self.statuses[response.status_code] += 1
                     self.bot_replies += reply.get("reply") is not None
-                    if elapsed > 5:
-                        print(f"slow {elapsed:.1f}s at {time.time():.0f}: {text!r}", file=sys.stderr)
+                    if elapsed > SLOW_S:
+                        print(f"slow {elapsed:.1f}s at {time.time():.1f} ({url}): {text!r}", file=sys.stderr)
                 if not self.handoffs and reply.get("decision") != "answer":
                     conversation = None
 
