@@ -44,8 +44,8 @@ class Conflict(FirstlastError):
 
 
 class AlreadyAnswered(Conflict):
-    """Another request with the same ``Idempotency-Key`` stored its post first; this one's
-    transaction is rolled back, and the caller gets the first response."""
+    """The post's ``Idempotency-Key`` already has a stored response (a retry, or another request
+    with the key that stored first): nothing of this post is stored; the caller gets that response."""
 
 
 class InvalidInput(FirstlastError):

@@ -120,7 +120,7 @@ def send_message(
     except Exception as exc:
         if keep is None or not lost_race(exc):
             raise
-        first = winner(services.desk, conversation_id, keep.key, keep.request_hash)
+        first = winner(services.desk, conversation_id, keep)
         return _replay(first) if streamed else JSONResponse(first)
 
 
@@ -208,7 +208,7 @@ def _stream(
                 yield _sse("final", _response(item.posted))
                 return
             elif keep is not None and lost_race(item):  # a retry with its key stored first
-                yield _sse("final", winner(services.desk, conversation_id, keep.key, keep.request_hash))
+                yield _sse("final", winner(services.desk, conversation_id, keep))
                 return
             else:
                 log.error("reply stream failed", exc_info=item)

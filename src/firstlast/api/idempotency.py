@@ -8,7 +8,7 @@ transaction rolls back and it returns the winner's response.
 
     keep = KeepResponse(key, request_hash, lambda posted: ReplyOut.of(posted).model_dump(mode="json"))
     services.desk.post(conversation_id, text, keep=keep)   # a retry: AlreadyAnswered, then
-    first = winner(services.desk, conversation_id, key, request_hash)   # the first response
+    first = winner(services.desk, conversation_id, keep)   # the first response
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from typing import Any, Protocol
 
 from sqlalchemy.exc import IntegrityError
 
-from firstlast.errors import AlreadyAnswered, BackendError, Conflict, InvalidInput
+from firstlast.desk.customer import KeepResponse
+from firstlast.errors import AlreadyAnswered, BackendError, Conflict
 
 
 class _Desk(Protocol):
@@ -28,19 +29,6 @@ class _Desk(Protocol):
 
 def body_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=True).encode()).hexdigest()
-
-
-def kept(desk: _Desk, conversation_id: str, key: str, request_hash: str) -> dict[str, Any] | None:
-    """The first response to this key, or None when there is none yet (post). InvalidInput when the
-    key came with another message."""
-    found = desk.kept_response(conversation_id, key)
-    if found is None or found[1] is None:  # (a claim left by an earlier version: taken over)
-        return None
-    if found[0] != request_hash:
-        raise InvalidInput(
-            "this Idempotency-Key was sent with another message; use a new key for each message"
-        )
-    return found[1]
 
 
 def lost_race(exc: BaseException) -> bool:
@@ -52,9 +40,9 @@ def lost_race(exc: BaseException) -> bool:
     )
 
 
-def winner(desk: _Desk, conversation_id: str, key: str, request_hash: str) -> dict[str, Any]:
+def winner(desk: _Desk, conversation_id: str, keep: KeepResponse) -> dict[str, Any]:
     """The first response to this key (InvalidInput when the key came with another message)."""
-    first = kept(desk, conversation_id, key, request_hash)
+    first = keep.first_response(desk.kept_response(conversation_id, keep.key))
     if first is None:  # pragma: no cover - the winner committed before we looked
         raise Conflict("a request with this Idempotency-Key is being answered; retry shortly")
     return first

@@ -53,6 +53,18 @@ class KeepResponse:
     request_hash: str
     respond: Callable[[PostedMessage], dict[str, Any]]
 
+    def first_response(self, found: tuple[str, dict[str, Any] | None] | None) -> dict[str, Any] | None:
+        """The response kept for this key (``kept_response``'s answer), or None when there is none
+        yet (a claim left by an earlier version counts as none: it is taken over); InvalidInput
+        when the key came with another message."""
+        if found is None or found[1] is None:
+            return None
+        if found[0] != self.request_hash:
+            raise InvalidInput(
+                "this Idempotency-Key was sent with another message; use a new key for each message"
+            )
+        return found[1]
+
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
@@ -368,11 +380,5 @@ class CustomerTurns:
 def _check_not_kept(tx: DeskTransaction, conversation_id: str, keep: KeepResponse) -> None:
     """A retry of a post that has its response is not posted again (checked in the post's read
     transaction, so a first request costs no transaction of its own)."""
-    found = tx.kept_response(conversation_id, keep.key)
-    if found is None or found[1] is None:  # (a claim left by an earlier version: taken over)
-        return
-    if found[0] != keep.request_hash:
-        raise InvalidInput(
-            "this Idempotency-Key was sent with another message; use a new key for each message"
-        )
-    raise AlreadyAnswered(f"this Idempotency-Key was answered before ({keep.key})")
+    if keep.first_response(tx.kept_response(conversation_id, keep.key)) is not None:
+        raise AlreadyAnswered(f"this Idempotency-Key was answered before ({keep.key})")
