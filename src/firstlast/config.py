@@ -54,6 +54,11 @@ class RetrievalSettings(BaseModel):
     rrf_k: int = Field(60, gt=0)
     dense_weight: float = Field(0.5, ge=0, le=4)  # weight of the dense ranking in RRF (lexical = 1)
     dense_weight_cjk: float = Field(1.0, ge=0, le=4)  # for CJK questions, with a multilingual model
+    # fuse the dense and BM25 lists by their z-scored scores (BM25's share below, by the question's
+    # script) instead of by rank (RRF with the weights above); README "other ways to rank"
+    fusion: Literal["rrf", "scores"] = "rrf"
+    lexical_share: float = Field(0.7, ge=0, le=1)
+    lexical_share_cjk: float = Field(0.4, ge=0, le=1)
     # weight in RRF of the ranking by known questions (FAQ titles, learned entries' wordings); 0: off
     question_weight: float = Field(0.0, ge=0, le=4)
     # also index FAQ titles/headings that are questions (off: measured worse on localgovfaq_ja)

@@ -171,6 +171,8 @@ def build(
         rrf_k=r.rrf_k,
         dense_weight=r.dense_weight,
         dense_weight_cjk=r.dense_weight_cjk,
+        lexical_share=r.lexical_share if r.fusion == "scores" else None,
+        lexical_share_cjk=r.lexical_share_cjk if r.fusion == "scores" else None,
         history_turns=r.history_turns,
         history_weight=r.history_weight,
         history_gate=r.history_gate,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,39 @@ def test_fuse_breaks_ties_by_dense_rank_and_cuts_to_k():
     hits = fuse(dense, lexical, k=3)
     assert [h.chunk.id for h in hits] == ["d1", "l1", "d2"]
     assert fuse([], [], k=5) == []
+
+
+def test_score_fusion_sums_z_scores_with_the_lexical_share():
+    # dense: a far ahead of b and c; lexical: c just ahead of b, a not found (gets the list's lowest)
+    a, b, c = chunk("a"), chunk("b"), chunk("c")
+    dense = [(a, 0.9), (b, 0.5), (c, 0.4)]
+    lexical = [(c, 10.0), (b, 9.0)]
+    spread = statistics.pstdev([0.9, 0.5, 0.4])  # (s - mean) / std over each list
+    dense_z = {"a": (0.9 - 0.6) / spread, "b": (0.5 - 0.6) / spread, "c": (0.4 - 0.6) / spread}
+    lexical_z = {"a": -1.0, "b": -1.0, "c": 1.0}  # a at the list's lowest, 9.0
+    for share in (0.2, 0.7):
+        hits = fuse(dense, lexical, k=3, lexical_share=share)
+        want = {i: (1 - share) * dense_z[i] + share * lexical_z[i] for i in "abc"}
+        assert {h.chunk.id: h.score for h in hits} == pytest.approx(want)
+        assert [h.chunk.id for h in hits] == sorted(want, key=want.__getitem__, reverse=True)
+    assert fuse(dense, lexical, k=3, lexical_share=0.2)[0].chunk.id == "a"
+    assert fuse(dense, lexical, k=3, lexical_share=0.7)[0].chunk.id == "c"
+    # an empty list adds nothing: BM25 alone (an English-only model and a CJK question) keeps its order
+    assert [h.chunk.id for h in fuse([], lexical, k=2, lexical_share=0.4)] == ["c", "b"]
+
+
+def test_score_fusion_is_a_setting_and_answers_the_sample_kb(make_settings, embedder):
+    """``retrieval.fusion = scores`` fuses by scores (a z-sum, not a reciprocal rank); off by default."""
+    source, documents = load_path(REPO / "examples" / "sample_kb")
+    for fusion, top_score in (("scores", lambda s: s > 0.5), ("rrf", lambda s: s < 2 / 60)):
+        services = build(make_settings(retrieval={"fusion": fusion}), embedder=embedder)
+        try:
+            services.ingestor.ingest(documents, source=source)
+            hits = services.retriever.retrieve(Question("How do I reset my password?"))
+            assert hits[0].chunk.doc_id == "account-reset-password"
+            assert top_score(hits[0].score), (fusion, hits[0].score)
+        finally:
+            services.close()
 
 
 # -- on the sample knowledge base -----------------------------------------------------------------

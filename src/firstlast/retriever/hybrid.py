@@ -78,6 +78,8 @@ class HybridRetriever:
         analyzer: Analyzer | None = None,
         question_weight: float = 1.0,
         question_titles: bool = False,
+        lexical_share: float | None = None,
+        lexical_share_cjk: float | None = None,
     ) -> None:
         if top_k <= 0:
             raise ValueError(f"top_k must be > 0, got {top_k}")
@@ -94,6 +96,10 @@ class HybridRetriever:
         if question_weight < 0:
             raise ValueError(f"question_weight must be >= 0, got {question_weight}")
         self._question_weight = question_weight
+        for share in (lexical_share, lexical_share_cjk):
+            if share is not None and not 0 <= share <= 1:
+                raise ValueError(f"lexical shares must be in [0, 1], got {share}")
+        self._lexical_shares = (lexical_share, lexical_share_cjk)  # None: rank fusion (RRF)
         self._questions = QuestionIndex(embedder, titles=question_titles)
         self._dense_weight_cjk = dense_weight_cjk
         self._history_turns = history_turns
@@ -283,6 +289,7 @@ class HybridRetriever:
             dense_weight=weight,
             questions=ranked,
             question_weight=self._question_weight * (weight > 0),
+            lexical_share=self._lexical_shares[script_family(question.text) == "cjk"],
         )
         return [
             replace(h, question=matches[h.chunk.doc_id]) if h.chunk.doc_id in matches else h for h in hits
@@ -336,12 +343,18 @@ def fuse(
     dense_weight: float = 1.0,
     questions: Sequence[tuple[Chunk, float]] = (),
     question_weight: float = 0.0,
+    lexical_share: float | None = None,
 ) -> list[Hit]:
     """Weighted reciprocal rank fusion of ranked lists; keeps each retriever's score and rank.
 
     A hit scores ``dense_weight / (rrf_k + dense_rank) + 1 / (rrf_k + lexical_rank)``, plus
     ``question_weight / (rrf_k + question_rank)`` when its document's closest known question
     (an FAQ title, a learned entry's wordings) ranks among ``questions``.
+
+    With ``lexical_share`` (0–1) the lists' scores are fused instead of their ranks: each list's
+    scores are z-scored over the list (a chunk missing from a list gets that list's lowest), and a
+    hit scores ``(1 - lexical_share) * z_dense + lexical_share * z_lexical`` (plus ``question_weight``
+    times the question list's z). An empty list adds nothing.
     """
     table: dict[str, dict[str, object]] = {}
     for rank, (chunk, score) in enumerate(dense, start=1):
@@ -352,14 +365,23 @@ def fuse(
         entry["lexical_rank"] = rank
     for rank, (chunk, _) in enumerate(questions, start=1):
         table.setdefault(chunk.id, {"chunk": chunk})["question_rank"] = rank
+    if lexical_share is not None:
+        weights = ((1 - lexical_share, dense), (lexical_share, lexical), (question_weight, questions))
+        standard = {chunk_id: 0.0 for chunk_id in table}
+        for weight, ranked in weights:
+            if ranked and weight:
+                for chunk_id, z in _z_scores(ranked, table).items():
+                    standard[chunk_id] += weight * z
     hits = []
     for entry in table.values():
         fused = 0.0
-        if "dense_rank" in entry:
+        if lexical_share is not None:
+            fused = standard[entry["chunk"].id]  # type: ignore[attr-defined]
+        elif "dense_rank" in entry:
             fused += dense_weight / (rrf_k + int(entry["dense_rank"]))  # type: ignore[call-overload]
-        if "lexical_rank" in entry:
+        if lexical_share is None and "lexical_rank" in entry:
             fused += 1.0 / (rrf_k + int(entry["lexical_rank"]))  # type: ignore[call-overload]
-        if "question_rank" in entry and question_weight:
+        if lexical_share is None and "question_rank" in entry and question_weight:
             fused += question_weight / (rrf_k + int(entry["question_rank"]))  # type: ignore[call-overload]
         hits.append(
             Hit(
@@ -373,6 +395,14 @@ def fuse(
         )
     hits.sort(key=lambda h: (-h.score, h.dense_rank or 10**9))
     return diversify(hits, head=min(5, k))[:k]
+
+
+def _z_scores(ranked: Sequence[tuple[Chunk, float]], table: Mapping[str, object]) -> dict[str, float]:
+    """Every fused chunk's score in ``ranked`` as a z-score over the list; absent: the list's lowest."""
+    scores = {chunk.id: score for chunk, score in ranked}
+    values = np.fromiter(scores.values(), dtype=np.float64)
+    mean, spread, floor = float(values.mean()), float(values.std()) or 1.0, float(values.min())
+    return {chunk_id: (scores.get(chunk_id, floor) - mean) / spread for chunk_id in table}
 
 
 def diversify(hits: list[Hit], head: int = 5) -> list[Hit]:
