@@ -373,16 +373,17 @@ def fuse(
                 for chunk_id, z in _z_scores(ranked, table).items():
                     standard[chunk_id] += weight * z
     hits = []
-    for entry in table.values():
-        fused = 0.0
+    for chunk_id, entry in table.items():
         if lexical_share is not None:
-            fused = standard[entry["chunk"].id]  # type: ignore[attr-defined]
-        elif "dense_rank" in entry:
-            fused += dense_weight / (rrf_k + int(entry["dense_rank"]))  # type: ignore[call-overload]
-        if lexical_share is None and "lexical_rank" in entry:
-            fused += 1.0 / (rrf_k + int(entry["lexical_rank"]))  # type: ignore[call-overload]
-        if lexical_share is None and "question_rank" in entry and question_weight:
-            fused += question_weight / (rrf_k + int(entry["question_rank"]))  # type: ignore[call-overload]
+            fused = standard[chunk_id]
+        else:
+            fused = 0.0
+            if "dense_rank" in entry:
+                fused += dense_weight / (rrf_k + int(entry["dense_rank"]))  # type: ignore[call-overload]
+            if "lexical_rank" in entry:
+                fused += 1.0 / (rrf_k + int(entry["lexical_rank"]))  # type: ignore[call-overload]
+            if "question_rank" in entry and question_weight:
+                fused += question_weight / (rrf_k + int(entry["question_rank"]))  # type: ignore[call-overload]
         hits.append(
             Hit(
                 chunk=entry["chunk"],  # type: ignore[arg-type]
