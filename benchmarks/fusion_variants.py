@@ -112,6 +112,7 @@ class Split:
         extra: Ranked | None = None,
         weight: float = 0.0,
         vector: np.ndarray | None = None,
+        lexical_share: float | None = None,
     ) -> list[str]:
         dense = self.dense(self.question_m[n] if vector is None else vector)
         hits = fuse(
@@ -121,6 +122,7 @@ class Split:
             dense_weight=self.dense_weight,
             questions=extra or [],
             question_weight=weight,
+            lexical_share=lexical_share,
         )
         return [h.chunk.doc_id for h in hits]
 
@@ -156,24 +158,6 @@ def doc_sum(split: Split, j: int, n: int, share: float) -> list[str]:
     return sorted(scores, key=lambda d: (-scores[d], rank.get(d, len(rank))))
 
 
-def chunk_sum(split: Split, j: int, n: int, share: float) -> list[str]:
-    """The same z-scored sum per chunk (the product's candidate lists), documents by their best chunk."""
-    lists = [(1 - share, split.dense(split.question_m[n])), (share, split.lexical[j][:CANDIDATES])]
-    scores: dict[str, float] = {}
-    doc_of: dict[str, str] = {}
-    for _, ranked in lists:
-        for c, _ in ranked:
-            scores[c.id], doc_of[c.id] = 0.0, c.doc_id
-    for w, ranked in lists:
-        values = dict((c.id, v) for c, v in ranked)
-        v = np.array(list(values.values()) or [0.0])
-        mean, std, floor = v.mean(), v.std() + 1e-9, v.min()
-        for cid in scores:
-            scores[cid] += w * (values.get(cid, floor) - mean) / std
-    rank = {c.id: r for r, (c, _) in enumerate(lists[0][1])}  # ties by dense rank, as the product
-    return [doc_of[c] for c in sorted(scores, key=lambda c: (-scores[c], rank.get(c, len(rank))))]
-
-
 def variants(split: Split, lead_chars: int) -> list[tuple[str, Callable[[int, int], Sequence[str]]]]:
     out: list[tuple[str, Callable[[int, int], Sequence[str]]]] = [
         ("product fusion (baseline)", lambda j, n: split.fused(j, n))
@@ -186,7 +170,9 @@ def variants(split: Split, lead_chars: int) -> list[tuple[str, Callable[[int, in
             out.append((f"doc-rrf wd={weight} k={k}", lambda j, n, w=weight, k=k: doc_rrf(split, j, n, w, k)))
     for share in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
         out.append((f"doc-sum bm25 share={share}", lambda j, n, s=share: doc_sum(split, j, n, s)))
-        out.append((f"chunk-sum bm25 share={share}", lambda j, n, s=share: chunk_sum(split, j, n, s)))
+        out.append(
+            (f"chunk-sum bm25 share={share}", lambda j, n, s=share: split.fused(j, n, lexical_share=s))
+        )
     for w in (0.5, 1.0):
         out.append(
             (
