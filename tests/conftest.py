@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,14 @@ def sample_services(services: Services) -> Services:
     source, documents = load_path(SAMPLE_KB)
     services.ingestor.ingest(documents, source=source)
     return services
+
+
+def clear_of_window_edge(window_seconds: int, margin: float = 10.0) -> None:
+    """Wait past a clock-aligned rate-limit window's edge if it is less than ``margin`` away: sliding
+    window counters weigh the previous window and round down, so a burst that straddles an edge is
+    let through once more than the limit."""
+    if (left := window_seconds - time.time() % window_seconds) < margin:
+        time.sleep(left + 0.1)
 
 
 def upload_and_wait(client: Any, files: list[Any], headers: dict[str, str], timeout: float = 120.0) -> dict:
