@@ -4,16 +4,18 @@ bounded fields and bodies, rate limits, and retries that do not duplicate (issue
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 
 from firstlast.api.app import create_app
+from firstlast.api.guard import SweptMemory
 from firstlast.config import Settings
 from firstlast.testing.counting import CountingEmbedder
 from firstlast.wiring import Services, build
-from tests.conftest import AGENT_KEY, WIDGET_KEY
+from tests.conftest import AGENT_KEY, WIDGET_KEY, clear_of_window_edge
 
 WIDGET = {"Authorization": f"Bearer {WIDGET_KEY}"}
 AGENT = {"Authorization": f"Bearer {AGENT_KEY}"}
@@ -125,10 +127,9 @@ def test_agent_and_admin_bodies_have_the_same_bound(client: TestClient) -> None:
 @pytest.fixture
 def limited(make_settings: Callable[..., Settings], embedder: CountingEmbedder) -> TestClient:
     settings = make_settings()
-    api = settings.api.model_copy(
-        update={"rate_limit_client": "5/minute", "rate_limit_conversation": "3/minute"}
-    )
+    api = settings.api.model_copy(update={"rate_limit_client": "5/hour", "rate_limit_conversation": "3/hour"})
     services = build(settings.model_copy(update={"api": api}), embedder=embedder)
+    clear_of_window_edge(3600)
     return TestClient(create_app(services), raise_server_exceptions=False)
 
 
@@ -137,7 +138,7 @@ def test_widget_key_and_address_are_rate_limited_with_retry_after(limited: TestC
     assert codes == [201] * 5 + [429]
     refused = limited.post("/v1/conversations", headers=WIDGET, json={})
     assert refused.status_code == 429 and "rate" in refused.json()["detail"]
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert 1 <= int(refused.headers["Retry-After"]) <= 3600
     # agents are not the public: their key is not limited
     assert all(limited.get("/v1/handoffs", headers=AGENT).status_code == 200 for _ in range(8))
 
@@ -147,6 +148,21 @@ def test_message_posts_are_rate_limited_per_conversation(limited: TestClient) ->
     url = f"/v1/conversations/{conversation_id}/messages"
     codes = [limited.post(url, headers=headers, json={"text": f"hello {i}"}).status_code for i in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+def test_in_memory_counters_keep_one_sweeper_and_still_expire() -> None:
+    """limits' stock memory storage starts a new timer thread on almost every hit under steady
+    traffic; the swept one keeps one for a second, and an expired counter still reads as zero."""
+    storage = SweptMemory()
+    time.sleep(0.03)  # the constructor's own 10 ms timer is done
+    storage.incr("a", expiry=0.05)
+    sweeper = storage.timer
+    time.sleep(0.03)  # the stock storage's 10 ms timer would have finished by now
+    storage.incr("b", expiry=60)
+    assert storage.timer is sweeper and sweeper.daemon
+    assert storage.get("a") == 1
+    time.sleep(0.05)
+    assert storage.get("a") == 0 and storage.get("b") == 1
 
 
 # -- 4: retries with an Idempotency-Key ----------------------------------------------------------

@@ -101,7 +101,7 @@ def send_message(
     x_conversation_token: TokenHeader = None,
     accept: Annotated[str | None, Header()] = None,
     idempotency_key: IdempotencyKey = None,
-) -> ReplyOut | StreamingResponse | JSONResponse:
+) -> StreamingResponse | JSONResponse:
     """Send the customer's message; the reply comes as JSON, or as server-sent events when the
     request says ``Accept: text/event-stream`` (``delta`` events with text, then one ``final``).
     With an ``Idempotency-Key``, a retry returns the first response (as JSON or as events)."""
@@ -116,7 +116,8 @@ def send_message(
     try:
         if streamed:
             return _stream(services, conversation_id, body.text, context, keep)
-        return ReplyOut.of(services.desk.post(conversation_id, body.text, context, keep=keep))
+        # sent as it is: a sync route's returned model would be validated again in the thread pool
+        return JSONResponse(_response(services.desk.post(conversation_id, body.text, context, keep=keep)))
     except Exception as exc:
         if keep is None or not lost_race(exc):
             raise

@@ -12,6 +12,7 @@ import hmac
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.concurrency import run_in_threadpool
 
 from firstlast.api.guard import client_id
 from firstlast.web.sessions import COOKIE, ConsoleSession
@@ -20,7 +21,8 @@ from firstlast.wiring import Services
 Scope = Literal["widget", "agent", "admin"]
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:
+    """Async, as every dependency here: a sync one would cost each request a hop to the thread pool."""
     return request.app.state.services  # type: ignore[no-any-return]
 
 
@@ -41,7 +43,7 @@ def console_session(services: Services, request: Request) -> ConsoleSession | No
     return services.sessions.find(cookie) if cookie and services.sessions is not None else None
 
 
-def caller_scope(
+async def caller_scope(
     request: Request,
     services: ServicesDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -54,7 +56,10 @@ def caller_scope(
     key = x_api_key or ""
     if not key and authorization and authorization.lower().startswith("bearer "):
         key = authorization[7:].strip()
-    if not key and (session := console_session(services, request)) is not None:
+    session = None
+    if not key and request.cookies.get(COOKIE):  # the session's row is read in the thread pool
+        session = await run_in_threadpool(console_session, services, request)
+    if session is not None:
         if request.method not in ("GET", "HEAD", "OPTIONS") and not hmac.compare_digest(
             (x_csrf_token or "").encode(), session.csrf.encode()
         ):
@@ -70,7 +75,11 @@ def caller_scope(
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "unknown API key")
     if scope == "widget":
         address = request.client.host if request.client else ""
-        request.app.state.limits.check_client(key, address)
+        limits = request.app.state.limits
+        if limits.in_memory:
+            limits.check_client(key, address)
+        else:  # a shared store is a network round trip
+            await run_in_threadpool(limits.check_client, key, address)
         request.state.widget_client = client_id(key, address)  # for the caps on open event streams
     return scope
 
@@ -78,13 +87,13 @@ def caller_scope(
 CallerScope = Annotated[Scope, Depends(caller_scope)]
 
 
-def require_agent(scope: CallerScope) -> Scope:
+async def require_agent(scope: CallerScope) -> Scope:
     if scope not in ("agent", "admin"):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this route needs an agent or admin key")
     return scope
 
 
-def require_admin(scope: CallerScope) -> Scope:
+async def require_admin(scope: CallerScope) -> Scope:
     if scope != "admin":
         raise HTTPException(status.HTTP_403_FORBIDDEN, "this route needs an admin key")
     return scope

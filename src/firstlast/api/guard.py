@@ -26,7 +26,7 @@ from typing import Any
 
 from fastapi import HTTPException, status
 from limits import RateLimitItem, parse_many
-from limits.storage import storage_from_string
+from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -87,12 +87,30 @@ def client_id(api_key: str, address: str) -> str:
     return f"{hashlib.sha256(api_key.encode()).hexdigest()[:16]}@{address}"
 
 
+class SweptMemory(MemoryStorage):
+    """``limits``' memory storage, swept for expired counters at most once a second. The stock one
+    starts a new 10 ms timer thread whenever the last one has finished, which under steady traffic
+    is nearly every hit (~0.8 ms of CPU per message at 40 messages/s, against 0.06 ms for the
+    counting). Counts are unchanged: a counter past its expiry is dropped when it is next read."""
+
+    SWEEP_SECONDS = 1.0
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # overrides the name-mangled private hook
+        if not self.timer.is_alive():
+            self.timer = threading.Timer(self.SWEEP_SECONDS, self._MemoryStorage__expire_events)  # type: ignore[attr-defined]
+            self.timer.daemon = True
+            self.timer.start()
+
+
 class RateLimits:
     """Sliding-window limits on widget callers (per key and client address, and per conversation)
     and on failed console sign-ins (per client address)."""
 
     def __init__(self, api: ApiSettings) -> None:
-        self._limiter = SlidingWindowCounterRateLimiter(storage_from_string(api.rate_limit_storage))
+        #: counted in this process's memory: cheap enough to check on the event loop
+        self.in_memory = api.rate_limit_storage.startswith("memory://")
+        storage = SweptMemory() if self.in_memory else storage_from_string(api.rate_limit_storage)
+        self._limiter = SlidingWindowCounterRateLimiter(storage)  # type: ignore[arg-type]
         self._client = parse_many(api.rate_limit_client)
         self._conversation = parse_many(api.rate_limit_conversation)
         self._sign_in = parse_many(api.rate_limit_sign_in)
