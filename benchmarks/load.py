@@ -37,6 +37,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import httpx
 
 from firstlast.testing.postgres import PostgresCluster
-from firstlast.testing.servers import firstlast_server, run_cli
+from firstlast.testing.servers import ServerProcess, firstlast_server, free_port, run_cli
+from firstlast.testing.servers import start as start_process
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE_KB = REPO / "examples" / "sample_kb"
@@ -292,18 +294,16 @@ def parallel_rates(
     return sum(r[0] for r in rates), sum(r[1] for r in rates)
 
 
-def run(
-    args: argparse.Namespace, seed_dir: Path, workdir: Path, runtime: str, workers: int, mix: bool
-) -> str:
-    """One load run on a fresh copy of the ingested data dir; a table row."""
-    questions = _questions()
-    data_dir = workdir / f"data-{runtime}-{workers}-{mix}"
-    shutil.copytree(seed_dir, data_dir)
-    env = {**_env(data_dir), "FIRSTLAST_EMBEDDING__RUNTIME": runtime}
-    database = args.fresh_database()  # PostgreSQL: a copy of the seeded database (SQLite's is in data_dir)
-    if database:
-        env["FIRSTLAST_DATABASE_URL"] = database
-    before = os.getloadavg()[0]
+def _drive(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    workers: int,
+    questions: list[str],
+    mix: bool,
+    chroma: ServerProcess | None,
+) -> tuple[Load, float, float, float, list[float]]:
+    """Serve with ``env`` and drive the load: the load, wall seconds, the CPU seconds of the server
+    (with the Chroma server's, if any) and of this process, and the upload's time."""
     with firstlast_server(env, timeout=300, workers=workers) as server:
         # models, BM25 and caches in every worker, with texts the run does not ask
         warm = Load(server.base, [f"{q} (warm-up)" for q in questions], 2, handoffs=False)
@@ -319,18 +319,64 @@ def run(
         upload_time: list[float] = []
         uploader = threading.Thread(target=lambda: upload_time.append(load.upload()))
         start = time.perf_counter()
-        server_cpu, own_cpu = tree_cpu_seconds(server.proc.pid), time.process_time()
+        pids = [server.proc.pid, *([chroma.proc.pid] if chroma else [])]
+        server_cpu, own_cpu = sum(map(tree_cpu_seconds, pids)), time.process_time()
         extra = [agent, prober, uploader] if mix else []
         for thread in [*extra, *customers]:
             thread.start()
         for thread in customers:
             thread.join()
         wall = time.perf_counter() - start
-        server_cpu = tree_cpu_seconds(server.proc.pid) - server_cpu
+        server_cpu = sum(map(tree_cpu_seconds, pids)) - server_cpu
         own_cpu = time.process_time() - own_cpu
         load.customers_done.set()
         for thread in extra:
             thread.join()
+    return load, wall, server_cpu, own_cpu, upload_time
+
+
+@contextlib.contextmanager
+def chroma_server(path: Path) -> Iterator[ServerProcess]:
+    """A `chroma run` server on 127.0.0.1 over ``path``."""
+    port = free_port()
+    chroma = start_process(
+        [
+            str(Path(sys.executable).with_name("chroma")),
+            "run",
+            "--path",
+            str(path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        port,
+    )
+    try:
+        chroma.wait_until_up("/api/v2/heartbeat")
+        yield chroma
+    finally:
+        chroma.stop()
+
+
+def run(
+    args: argparse.Namespace, seed_dir: Path, workdir: Path, runtime: str, workers: int, mix: bool
+) -> str:
+    """One load run on a fresh copy of the ingested data dir; a table row."""
+    questions = _questions()
+    data_dir = workdir / f"data-{runtime}-{workers}-{mix}"
+    shutil.copytree(seed_dir, data_dir)
+    env = {**_env(data_dir), "FIRSTLAST_EMBEDDING__RUNTIME": runtime}
+    database = args.fresh_database()  # PostgreSQL: a copy of the seeded database (SQLite's is in data_dir)
+    if database:
+        env["FIRSTLAST_DATABASE_URL"] = database
+    before = os.getloadavg()[0]
+    with contextlib.ExitStack() as stack:
+        chroma = None
+        if args.chroma == "server":  # the run's copy of the store, served by `chroma run`
+            chroma = stack.enter_context(chroma_server(data_dir / "chroma"))
+            env |= {"FIRSTLAST_CHROMA__MODE": "http", "FIRSTLAST_CHROMA__PORT": chroma.base.rsplit(":", 1)[1]}
+        load, wall, server_cpu, own_cpu, upload_time = _drive(args, env, workers, questions, mix, chroma)
     during = os.getloadavg()[0]
     ask, bare = parallel_rates(data_dir, questions, runtime, workers, database)
     ms = [1000 * x for x in load.latencies]
@@ -379,6 +425,13 @@ def main() -> None:
         "--idempotency-keys",
         action="store_true",
         help="send a fresh Idempotency-Key with every message, as the widget does",
+    )
+    parser.add_argument(
+        "--chroma",
+        choices=["embedded", "server"],
+        default="embedded",
+        help="server: each run's copy of the knowledge base served by `chroma run` (its writes hold "
+        "no API process's interpreter lock)",
     )
     parser.add_argument(
         "--database",
