@@ -35,7 +35,9 @@ class EmbeddingSettings(BaseModel):
     # A knowledge base written by a single model before keeps it (recorded in the collection).
     backend: Literal["auto", "minilm", "e5"] = "auto"
     batch_size: int = Field(64, gt=0)
-    threads: int | None = Field(None, gt=0)  # e5 engine threads; None: one per core
+    # engine threads for a batch of documents (e5, and MiniLM on onnxruntime; a query takes one);
+    # None: one per core. 1 leaves the other cores to customers while an upload is embedded
+    threads: int | None = Field(None, gt=0)
     # MiniLM on onnxruntime (exported once from the packaged weights; same vectors, ~3x faster
     # queries) or on sentence-transformers/torch
     runtime: Literal["onnx", "torch"] = "onnx"

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from firstlast.api.app import create_app
-from firstlast.api.ops import JsonFormatter
+from firstlast.api.ops import JsonFormatter, app_from_settings, serving
 from firstlast.config import Settings
 from firstlast.testing.postgres import PostgresCluster
 from firstlast.wiring import Services, build
@@ -131,3 +131,16 @@ def test_metrics_count_latency_decisions_handoffs_and_learned_answers(
     assert _metric(text, "firstlast_handoffs_total", reason="customer_request") == 1
     assert _metric(text, "firstlast_learned_answers_total", doc_id=doc_id or "") == 1
     assert "conversations/" + answered["conversation_id"] not in text  # ids never become labels
+
+
+def test_a_serving_process_embeds_uploads_on_one_engine_thread_unless_told(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """An upload under traffic leaves the other cores to the customers (`serve`'s default); an
+    explicit ``embedding.threads`` is kept."""
+    served = app_from_settings(make_settings()).state.services
+    minilm = served.embedder.model("latin")
+    minilm.embed_documents(["Invoices are in Billing > History.", "Refunds take five days."])
+    assert sorted(minilm._onnx._sessions) == [1]
+    assert serving(make_settings(embedding={"threads": 2})).embedding.threads == 2
+    assert make_settings().embedding.threads is None  # `firstlast ingest` takes every core

@@ -49,3 +49,16 @@ def test_the_export_is_kept_and_reused(exported: tuple[MiniLMEmbedder, Path]) ->
 def test_an_unknown_runtime_is_refused() -> None:
     with pytest.raises(ValueError, match="'tensorflow'"):
         MiniLMEmbedder(runtime="tensorflow")
+
+
+def test_documents_take_the_engine_threads_they_are_given(exported: tuple[MiniLMEmbedder, Path]) -> None:
+    """``embedding.threads`` bounds a document batch (an upload while customers are served), with
+    the same vectors; queries always run on one thread."""
+    everything, cache = exported
+    one = MiniLMEmbedder(runtime="onnx", cache_dir=cache, threads=1)
+    vectors = one.embed_documents(TEXTS)
+    one.embed_query("refund")
+    assert sorted(one._onnx._sessions) == [1]  # the one-thread session served both
+    assert np.max(1 - np.sum(vectors * everything.embed_documents(TEXTS), axis=1)) < 1e-5
+    with pytest.raises(ValueError, match="threads must be > 0"):
+        MiniLMEmbedder(runtime="onnx", cache_dir=cache, threads=0)

@@ -104,9 +104,12 @@ class MiniLMEmbedder:
         model_path: Path | None = None,
         runtime: str = "onnx",
         cache_dir: Path | None = None,
+        threads: int | None = None,
     ) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
+        if threads is not None and threads <= 0:
+            raise ValueError(f"threads must be > 0, got {threads}")
         if runtime not in ("onnx", "torch"):
             raise ValueError(f"runtime must be 'onnx' or 'torch', got {runtime!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -115,6 +118,7 @@ class MiniLMEmbedder:
         self._batch_size = batch_size
         self._turns = ModelTurns()
         self.runtime = runtime
+        self._document_threads = threads  # onnxruntime threads for document batches; None: one per core
         model_dir = model_path or _minilm_path()
         if runtime == "onnx":
             from firstlast.retriever.onnx_minilm import OnnxMiniLM, default_cache_dir
@@ -151,7 +155,7 @@ class MiniLMEmbedder:
         # One short text gains little from a second thread, and spinning threads stall for hundreds
         # of ms when the CPU is shared (measured: p95 500 ms -> 19 ms under load).
         if self.runtime == "onnx":
-            return self._onnx.encode(texts, threads=1 if query else None)
+            return self._onnx.encode(texts, threads=1 if query else self._document_threads)
         import torch
 
         threads = torch.get_num_threads()
@@ -251,9 +255,10 @@ def build_embedder(
     runtime: str = "onnx",
     cache_dir: Path | None = None,
 ) -> Embedder:
-    """``runtime`` and ``cache_dir`` choose how MiniLM runs (``MiniLMEmbedder``); e5 has one engine."""
+    """``runtime`` and ``cache_dir`` choose how MiniLM runs (``MiniLMEmbedder``); e5 has one engine.
+    ``threads`` bounds the engine threads a batch of documents takes (None: one per core)."""
     if backend == "minilm":
-        return MiniLMEmbedder(batch_size=batch_size, runtime=runtime, cache_dir=cache_dir)
+        return MiniLMEmbedder(batch_size=batch_size, runtime=runtime, cache_dir=cache_dir, threads=threads)
     if backend == "e5":
         return E5Embedder(batch_size=batch_size, threads=threads)
     raise ValueError(f"unknown embedding backend {backend!r}; expected 'minilm' or 'e5'")
