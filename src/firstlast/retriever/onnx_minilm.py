@@ -54,12 +54,18 @@ class OnnxMiniLM:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, model_dir: Path, cache_dir: Path) -> OnnxMiniLM:
-        """The cached export for these weights, exporting it first when missing."""
+    def load(cls, model_dir: Path, cache_dir: Path, int8: bool = False) -> OnnxMiniLM:
+        """The cached export for these weights, exporting it first when missing; ``int8``: its
+        weights quantized to 8 bits (made once from the export, see ``_quantize``)."""
         path = cache_dir / f"minilm-{_fingerprint(model_dir)}.onnx"
         if not path.exists():
             _export(model_dir, path)
-        return cls(path, model_dir)
+        if not int8:
+            return cls(path, model_dir)
+        quantized = path.with_name(path.stem + "-int8.onnx")
+        if not quantized.exists():
+            _quantize(path, quantized, model_dir)
+        return cls(quantized, model_dir)
 
     def encode(self, texts: Sequence[str], threads: int | None = None) -> np.ndarray:
         """Mean-pooled, L2-normalised vectors of ``texts`` (one padded batch)."""
@@ -154,6 +160,34 @@ def _export(model_dir: Path, path: Path) -> None:
         worst = float(np.max(1 - np.sum(expected * got, axis=1)))
         if worst > 1e-5:
             raise BackendError(f"the ONNX export of MiniLM differs from torch (1 - cosine {worst:.2e})")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+INT8_MIN_COSINE = 0.98  # the quantized vectors' least cosine to the export's on the probes
+
+
+def _quantize(exported: Path, path: Path, model_dir: Path) -> None:
+    """The export with its matrix weights stored as 8-bit integers, one scale per output channel,
+    and activations quantized on the fly (onnxruntime's dynamic quantization): a query costs about
+    half the CPU (4.4 against 7.9 ms measured), at a cosine of ~0.993 to the full-precision vectors.
+    Written to a temporary file, checked, then renamed into place."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    log.info("quantizing MiniLM to int8", extra={"path": str(path)})
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".minilm-", suffix="-int8.onnx")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        quantize_dynamic(
+            exported, tmp, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
+        )
+        full = OnnxMiniLM(exported, model_dir).encode(PROBES, threads=1)
+        got = OnnxMiniLM(tmp, model_dir).encode(PROBES, threads=1)
+        least = float(np.min(np.sum(full * got, axis=1)))
+        if least < INT8_MIN_COSINE:
+            raise BackendError(f"the int8 MiniLM drifts too far from the export (cosine {least:.3f})")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
