@@ -122,9 +122,10 @@ class MiniLMEmbedder:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self._batch_size = batch_size
         self._turns = ModelTurns()
-        self.runtime = "onnx" if runtime == "onnx-int8" else runtime  # how it runs; the weights differ
+        self.runtime = runtime
         self._document_threads = threads  # onnxruntime threads for document batches; None: one per core
         model_dir = model_path or _minilm_path()
+        self._onnx: OnnxMiniLM | None = None  # set for both onnx runtimes
         if runtime in ("onnx", "onnx-int8"):
             from firstlast.retriever.onnx_minilm import OnnxMiniLM, default_cache_dir
 
@@ -149,7 +150,7 @@ class MiniLMEmbedder:
         return out
 
     def embed_query(self, text: str) -> np.ndarray:
-        if self.runtime == "onnx":  # its own one-thread session: no turn to wait for (below)
+        if self._onnx is not None:  # its own one-thread session: no turn to wait for (below)
             return self._encode([text], query=True)[0]
         with self._turns.query():
             return self._encode([text], query=True)[0]
@@ -161,7 +162,7 @@ class MiniLMEmbedder:
         # sets its thread count for the whole process, so its callers take turns.
         # One short text gains little from a second thread, and spinning threads stall for hundreds
         # of ms when the CPU is shared (measured: p95 500 ms -> 19 ms under load).
-        if self.runtime == "onnx":
+        if self._onnx is not None:
             return self._onnx.encode(texts, threads=1 if query else self._document_threads)
         import torch
 

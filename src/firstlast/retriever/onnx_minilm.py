@@ -19,7 +19,7 @@ import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import cast
 
@@ -136,11 +136,7 @@ def _export(model_dir: Path, path: Path) -> None:
         list(PROBES), padding=True, truncation=True, max_length=MAX_TOKENS, return_tensors="pt"
     )
     dynamic = {name: {0: "batch", 1: "tokens"} for name in (*INPUTS, "hidden")}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".minilm-", suffix=".onnx")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with _checked_into_place(path) as tmp:
         import warnings
 
         with warnings.catch_warnings(), torch.inference_mode(False), torch.no_grad():
@@ -160,9 +156,6 @@ def _export(model_dir: Path, path: Path) -> None:
         worst = float(np.max(1 - np.sum(expected * got, axis=1)))
         if worst > 1e-5:
             raise BackendError(f"the ONNX export of MiniLM differs from torch (1 - cosine {worst:.2e})")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 INT8_MIN_COSINE = 0.98  # the quantized vectors' least cosine to the export's on the probes
@@ -176,10 +169,7 @@ def _quantize(exported: Path, path: Path, model_dir: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     log.info("quantizing MiniLM to int8", extra={"path": str(path)})
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".minilm-", suffix="-int8.onnx")
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+    with _checked_into_place(path) as tmp:
         quantize_dynamic(
             exported, tmp, weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"]
         )
@@ -188,6 +178,19 @@ def _quantize(exported: Path, path: Path, model_dir: Path) -> None:
         least = float(np.min(np.sum(full * got, axis=1)))
         if least < INT8_MIN_COSINE:
             raise BackendError(f"the int8 MiniLM drifts too far from the export (cosine {least:.3f})")
+
+
+@contextlib.contextmanager
+def _checked_into_place(path: Path) -> Iterator[Path]:
+    """A temporary file beside ``path`` to write and check, renamed into place when the block ends
+    without an error and removed otherwise (several server workers may write one at once; each
+    rename is atomic)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=".minilm-", suffix=".onnx")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
