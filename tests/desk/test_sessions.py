@@ -3,6 +3,7 @@ database stays writable while the bot thinks, and a database failure says nothin
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 from tests.conftest import WIDGET_KEY, post_until_handoff
 
@@ -121,3 +123,25 @@ def test_a_database_failure_is_a_503_without_sql_or_ids(services: Services) -> N
     body = response.text
     assert "SELECT" not in body and "feedback" not in body and opened["id"] not in body
     assert "database" in response.json()["detail"]
+
+
+def test_a_post_reads_its_conversation_once_per_transaction(sample_services: Services) -> None:
+    """A post reads the conversation, lets the bot answer, then writes after reading it again: two
+    reads of its row, none of the customer's ratings (the rows a transaction read are held, so the
+    session does not SELECT them again when the status is saved)."""
+    desk = sample_services.desk
+    conversation, _ = desk.start("chat")
+    tables: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("SELECT"):
+            tables.extend(re.findall(r"\bFROM (\w+)", statement)[:1])
+
+    event.listen(sample_services.db.engine, "before_cursor_execute", seen)
+    try:
+        posted = desk.post(conversation.id, "How do I reset my password?")
+    finally:
+        event.remove(sample_services.db.engine, "before_cursor_execute", seen)
+    assert posted.reply is not None and posted.reply.decision == "answer"
+    assert tables.count("conversations") == 2
+    assert "feedback" not in tables

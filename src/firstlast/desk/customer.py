@@ -105,7 +105,7 @@ class CustomerTurns:
             tx.add_conversation(conversation_id, hash_token(token), cast(Channel, channel), context, arm)
             if arm is not None:
                 tx.record("conversation", conversation_id, "arm_assigned", "rollout", arm=arm)
-            started = tx.conversation(conversation_id)
+            started = tx.conversation(conversation_id, feedback=False)  # none yet
         self._keep_token(conversation_id, hash_token(token))
         return started, token
 
@@ -162,7 +162,7 @@ class CustomerTurns:
                 f"message text must be at most {MAX_MESSAGE_CHARS} characters, got {len(text)}"
             )
         with self._store.transaction() as tx:  # read, then let go: the bot works outside a transaction
-            seen = tx.conversation(conversation_id)
+            seen = tx.conversation(conversation_id, feedback=False)
             if keep is not None:
                 _check_not_kept(tx, seen.id, keep)
             offered = tx.offered_handoff(seen.id) is not None if seen.status == State.OFFERED else False

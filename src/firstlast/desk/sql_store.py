@@ -58,6 +58,10 @@ class SqlDeskTransaction:
         # already show another transaction's commit: two agents both resolved one handoff on SQLite
         # when the condition was the re-read status.)
         self._read: dict[tuple[str, str], str] = {}
+        # The rows this transaction read, held: the session's identity map keeps rows only while
+        # something refers to them, and a row read again after its record was made would be
+        # SELECTed again (a post read its conversation's row three times).
+        self._held: dict[tuple[str, str], object] = {}
 
     # -- conversations and their messages ---------------------------------------------------------
     def add_conversation(
@@ -74,15 +78,19 @@ class SqlDeskTransaction:
         self._s.add(row)
         row.context = dict(context)
         self._s.flush()
+        self._held["conversation", conversation_id] = row
 
     def _conversation_row(self, conversation_id: str) -> ConversationRow:
         row = self._s.get(ConversationRow, conversation_id)
         if row is None:
             raise NotFound(f"conversation {conversation_id} not found")
         self._read.setdefault(("conversation", conversation_id), row.status)
+        self._held["conversation", conversation_id] = row
         return row
 
-    def conversation(self, conversation_id: str, known: Conversation | None = None) -> Conversation:
+    def conversation(
+        self, conversation_id: str, known: Conversation | None = None, *, feedback: bool = True
+    ) -> Conversation:
         row = self._conversation_row(conversation_id)
         if known is not None and known.id == row.id:
             # a post reads the conversation, answers outside a transaction, then writes after reading
@@ -95,14 +103,18 @@ class SqlDeskTransaction:
                 messages=[*known.messages, *self.messages(row.id, after=after)],
                 feedback=list(known.feedback),
             )
-        feedback = self._s.scalars(
-            select(FeedbackRow).where(FeedbackRow.conversation_id == row.id).order_by(FeedbackRow.id)
+        rated = (
+            self._s.scalars(
+                select(FeedbackRow).where(FeedbackRow.conversation_id == row.id).order_by(FeedbackRow.id)
+            )
+            if feedback
+            else ()
         )
         return to_record(
             Conversation,
             row,
             messages=self.messages(row.id),
-            feedback=[to_record(Feedback, f) for f in feedback],
+            feedback=[to_record(Feedback, f) for f in rated],
         )
 
     def token_hash(self, conversation_id: str) -> str:
@@ -165,14 +177,17 @@ class SqlDeskTransaction:
 
     # -- handoffs ---------------------------------------------------------------------------------
     def add_handoff(self, handoff: Handoff) -> None:
-        self._s.add(HandoffRow(**row_values(HandoffRow, handoff)))
+        row = HandoffRow(**row_values(HandoffRow, handoff))
+        self._s.add(row)
         self._s.flush()
+        self._held["handoff", handoff.id] = row
 
     def _handoff_row(self, handoff_id: str) -> HandoffRow:
         row = self._s.get(HandoffRow, handoff_id)
         if row is None:
             raise NotFound(f"handoff {handoff_id} not found")
         self._read.setdefault(("handoff", handoff_id), row.status)
+        self._held["handoff", handoff_id] = row
         return row
 
     def handoff(self, handoff_id: str) -> Handoff:

@@ -39,8 +39,9 @@ class DeskTransaction(Protocol):
         arm: str | None = None,  # the A/B rollout arm (issue #14)
     ) -> None: ...
     def conversation(  # NotFound when missing
-        self, conversation_id: str, known: Conversation | None = None
-    ) -> Conversation: ...  # with ``known`` (read before): only later messages are read, feedback kept
+        self, conversation_id: str, known: Conversation | None = None, *, feedback: bool = True
+    ) -> Conversation: ...  # with ``known`` (read before): only later messages are read, feedback kept;
+    # ``feedback=False``: the customer's ratings are not read (a post does not look at them)
     def token_hash(self, conversation_id: str) -> str: ...
     def save_conversation(self, conversation: Conversation) -> None: ...  # status and context
     def add_message(self, conversation_id: str, message: NewMessage) -> Message: ...

@@ -73,7 +73,9 @@ class MemoryDeskTransaction:
         )
         self._d.tokens[conversation_id] = token_hash
 
-    def conversation(self, conversation_id: str, known: Conversation | None = None) -> Conversation:
+    def conversation(
+        self, conversation_id: str, known: Conversation | None = None, *, feedback: bool = True
+    ) -> Conversation:
         found = self._d.conversations.get(conversation_id)
         if found is None:
             raise NotFound(f"conversation {conversation_id} not found")
