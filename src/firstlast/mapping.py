@@ -11,6 +11,7 @@ record's typed parts (pydantic validates them at this edge). There is no hand-wr
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any, TypeVar, cast
@@ -37,7 +38,13 @@ def _adapter(cls: type[R]) -> TypeAdapter[R]:
 def to_record(cls: type[R], row: Base, **values: Any) -> R:
     """The record ``cls`` of a stored row: its columns by name (times as ISO text), JSON columns
     parsed into the record's typed parts; ``values`` adds or replaces what the row does not hold."""
-    data = {a.key: _plain(getattr(row, a.key)) for a in row.__mapper__.column_attrs}
+    return from_columns(cls, {a.key: getattr(row, a.key) for a in row.__mapper__.column_attrs}, **values)
+
+
+def from_columns(cls: type[R], columns: Mapping[str, Any], **values: Any) -> R:
+    """The record ``cls`` of column values read without the ORM (a Core ``select`` row's
+    ``_mapping``, or the values just inserted), as :func:`to_record` makes it of a row."""
+    data = {key: _plain(value) for key, value in columns.items()}
     return _adapter(cls).validate_python({**data, **values})
 
 
