@@ -44,6 +44,9 @@ class EmbeddingSettings(BaseModel):
     # ~0.993 to onnx's, so a knowledge base embedded by one is searched by the other)
     runtime: Literal["onnx", "onnx-int8", "torch"] = "onnx"
     cache_dir: Path | None = None  # where the ONNX export is kept; None: $XDG_CACHE_HOME/firstlast
+    # MiniLM on onnxruntime: queries that arrive while one is embedded are embedded together, up to
+    # this many in one call (no waiting window; 1: each alone). README "The public edge"
+    query_batch: int = Field(1, ge=1, le=64)
 
 
 class ChunkingSettings(BaseModel):

@@ -106,7 +106,12 @@ def _embedding_for(settings: Settings, store: KnowledgeStore) -> tuple[Embedder,
 
     def make(backend: str) -> Embedder:
         return build_embedder(
-            backend, config.batch_size, config.threads, runtime=config.runtime, cache_dir=config.cache_dir
+            backend,
+            config.batch_size,
+            config.threads,
+            runtime=config.runtime,
+            cache_dir=config.cache_dir,
+            query_batch=config.query_batch,
         )
 
     if config.backend != "auto":

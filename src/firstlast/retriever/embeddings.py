@@ -16,6 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from firstlast.errors import BackendError
+from firstlast.retriever.batching import QueryBatcher
 
 
 class Embedder(Protocol):
@@ -110,11 +111,14 @@ class MiniLMEmbedder:
         runtime: str = "onnx",
         cache_dir: Path | None = None,
         threads: int | None = None,
+        query_batch: int = 1,
     ) -> None:
         if batch_size <= 0:
             raise ValueError(f"batch_size must be > 0, got {batch_size}")
         if threads is not None and threads <= 0:
             raise ValueError(f"threads must be > 0, got {threads}")
+        if query_batch <= 0:
+            raise ValueError(f"query_batch must be > 0, got {query_batch}")
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -131,6 +135,12 @@ class MiniLMEmbedder:
 
             self._onnx = OnnxMiniLM.load(
                 model_dir, cache_dir or default_cache_dir(), int8=runtime == "onnx-int8"
+            )
+            # queries that arrive together share one call (retriever/batching.py); 1: each alone
+            self._queries: QueryBatcher | None = (
+                QueryBatcher(lambda texts: self._encode(texts, query=True), query_batch)
+                if query_batch > 1
+                else None
             )
         else:
             from sentence_transformers import SentenceTransformer
@@ -151,6 +161,8 @@ class MiniLMEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         if self._onnx is not None:  # its own one-thread session: no turn to wait for (below)
+            if self._queries is not None:
+                return self._queries.embed(text)
             return self._encode([text], query=True)[0]
         with self._turns.query():
             return self._encode([text], query=True)[0]
@@ -262,11 +274,19 @@ def build_embedder(
     *,
     runtime: str = "onnx",
     cache_dir: Path | None = None,
+    query_batch: int = 1,
 ) -> Embedder:
     """``runtime`` and ``cache_dir`` choose how MiniLM runs (``MiniLMEmbedder``); e5 has one engine.
-    ``threads`` bounds the engine threads a batch of documents takes (None: one per core)."""
+    ``threads`` bounds the engine threads a batch of documents takes (None: one per core);
+    ``query_batch`` how many queries arriving together MiniLM on onnxruntime embeds in one call."""
     if backend == "minilm":
-        return MiniLMEmbedder(batch_size=batch_size, runtime=runtime, cache_dir=cache_dir, threads=threads)
+        return MiniLMEmbedder(
+            batch_size=batch_size,
+            runtime=runtime,
+            cache_dir=cache_dir,
+            threads=threads,
+            query_batch=query_batch,
+        )
     if backend == "e5":
         return E5Embedder(batch_size=batch_size, threads=threads)
     raise ValueError(f"unknown embedding backend {backend!r}; expected 'minilm' or 'e5'")
