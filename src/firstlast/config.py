@@ -45,8 +45,8 @@ class EmbeddingSettings(BaseModel):
     runtime: Literal["onnx", "onnx-int8", "torch"] = "onnx"
     cache_dir: Path | None = None  # where the ONNX export is kept; None: $XDG_CACHE_HOME/firstlast
     # MiniLM on onnxruntime: queries that arrive while one is embedded are embedded together, up to
-    # this many in one call (no waiting window; 1: each alone). README "The public edge"
-    query_batch: int = Field(1, ge=1, le=64)
+    # this many in one call (no waiting window; 1: each alone). README "The public edge", session 13
+    query_batch: int = Field(8, ge=1, le=64)
 
 
 class ChunkingSettings(BaseModel):
@@ -99,8 +99,9 @@ class AnswerSettings(BaseModel):
     calibration_file: Path | None = None  # JSON from `firstlast eval calibrate`; shipped default when unset
     # questions answered at once per process (retrieval and extractive answering; an LLM's stream is
     # not held): the rest wait their turn without contending for the interpreter lock; 0: no limit.
-    # 2 measured better than no limit on 2 cores (README "The public edge", session 9)
-    concurrency: int = Field(2, ge=0, le=256)
+    # 2 measured better than no limit on 2 cores without query batching (session 9); with it, no
+    # limit lets queries arrive together and measured better (README "The public edge", session 13)
+    concurrency: int = Field(0, ge=0, le=256)
 
 
 class ApiSettings(BaseModel):
